@@ -1,0 +1,166 @@
+"""Clients: the people a project talks to, found by name, phone or variable values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import clock, phones, search
+from core.db import Database
+from core.errors import NotFound, ValidationError
+from core.i18n import gettext as _
+from core.projects import MESSENGERS
+from core.tables import client_variables, clients, search_terms, users
+
+TELEPHONY = "telephony"
+CLIENT_TYPES = (TELEPHONY, *MESSENGERS)
+PAGE_SIZE = 50
+
+
+def client_type_label(client_type: str) -> str:
+    return _("Телефония") if client_type == TELEPHONY else MESSENGERS.get(client_type, client_type)
+
+
+@dataclass
+class ClientInput:
+    """What the client form sends."""
+
+    name: str = ""
+    phone: str = ""
+    client_type: str = TELEPHONY
+    responsible_id: int | None = None
+
+
+@dataclass
+class ClientPage:
+    """One page of a client list; `next_before` continues it, None on the last page."""
+
+    clients: list[Mapping[str, Any]]
+    next_before: int | None
+
+
+async def _clean(db: Database, project_id: int, data: ClientInput) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {
+        "name": " ".join(data.name.split()),
+        "client_type": data.client_type,
+        "phone": None,
+        "responsible_id": data.responsible_id,
+    }
+    if len(values["name"]) > 200:
+        errors["name"] = _("Имя длиннее 200 символов.")
+    if data.phone.strip():
+        try:
+            values["phone"] = phones.parse(data.phone)
+        except ValidationError as e:
+            errors.update(e.errors)
+    elif data.client_type == TELEPHONY:
+        errors["phone"] = _("Клиенту телефонии нужен номер телефона.")
+    if not values["name"] and not data.phone.strip():
+        errors["name"] = _("Укажите имя или телефон клиента.")
+    if data.client_type not in CLIENT_TYPES:
+        errors["client_type"] = _("Выберите тип клиента.")
+    if data.responsible_id is not None:
+        owner = await db.fetch_val(
+            sa.select(users.c.id).where(
+                users.c.id == data.responsible_id,
+                users.c.project_id == project_id,
+                users.c.is_active,
+            )
+        )
+        if owner is None:
+            errors["responsible_id"] = _("Выберите ответственного из сотрудников проекта.")
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+async def create_client(db: Database, project_id: int, data: ClientInput) -> int:
+    values = await _clean(db, project_id, data)
+    async with db.transaction():
+        client_id = await db.execute(
+            clients.insert().values(project_id=project_id, created_at=clock.now(), **values)
+        )
+        await reindex(db, project_id, client_id)
+    return client_id
+
+
+async def update_client(db: Database, project_id: int, client_id: int, data: ClientInput) -> None:
+    values = await _clean(db, project_id, data)
+    async with db.transaction():
+        await get_client(db, project_id, client_id)
+        await db.execute(clients.update().where(clients.c.id == client_id).values(**values))
+        await reindex(db, project_id, client_id)
+
+
+async def get_client(db: Database, project_id: int, client_id: int) -> Mapping[str, Any]:
+    """A client of this project with its responsible employee's name."""
+    row = await db.fetch_one(
+        sa.select(clients, users.c.name.label("responsible_name"))
+        .select_from(clients.outerjoin(users, users.c.id == clients.c.responsible_id))
+        .where(clients.c.id == client_id, clients.c.project_id == project_id)
+    )
+    if row is None:
+        raise NotFound(_("Клиент не найден."))
+    return row
+
+
+async def reindex(db: Database, project_id: int, client_id: int) -> None:
+    """Rewrite the client's search terms from its name, phone and variables."""
+    client = await db.fetch_one(clients.select().where(clients.c.id == client_id))
+    values = await db.fetch_all(
+        sa.select(client_variables.c.value).where(client_variables.c.client_id == client_id)
+    )
+    terms = search.terms_for(client["name"], client["phone"], (v["value"] for v in values))
+    await db.execute(search_terms.delete().where(search_terms.c.client_id == client_id))
+    await db.execute_many(search_terms.insert(), search.rows_for(project_id, client_id, terms))
+
+
+def _listing() -> sa.Select:
+    return sa.select(clients, users.c.name.label("responsible_name")).select_from(
+        clients.outerjoin(users, users.c.id == clients.c.responsible_id)
+    )
+
+
+async def find_clients(
+    db: Database,
+    project_id: int,
+    query: str = "",
+    *,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> ClientPage:
+    """Newest clients first, optionally only those matching `query`; keyset-paged by id."""
+    bounds = search.query_range(query)
+    if bounds is None:
+        listing = _listing().where(clients.c.project_id == project_id)
+        if before is not None:
+            listing = listing.where(clients.c.id < before)
+        rows = await db.fetch_all(listing.order_by(clients.c.id.desc()).limit(limit + 1))
+    else:
+        matches = (
+            sa.select(search_terms.c.client_id)
+            .where(
+                search_terms.c.project_id == project_id,
+                search_terms.c.term >= bounds[0],
+                search_terms.c.term < bounds[1],
+            )
+            .distinct()
+        )
+        if before is not None:
+            matches = matches.where(search_terms.c.client_id < before)
+        ids = [
+            r["client_id"]
+            for r in await db.fetch_all(
+                matches.order_by(search_terms.c.client_id.desc()).limit(limit + 1)
+            )
+        ]
+        rows = await db.fetch_all(
+            _listing().where(clients.c.id.in_(ids)).order_by(clients.c.id.desc())
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ClientPage(rows, rows[-1]["id"] if more and rows else None)

@@ -1,0 +1,119 @@
+"""A demo project for newcomers: employees, clients with variables, a few dialogs."""
+
+from __future__ import annotations
+
+import random
+import secrets
+
+from core import clients, dialogs, employees, projects, variables
+from core.db import Database
+from core.passwords import Passwords
+
+ADMIN_EMAIL = "admin@demo.example"
+FIRST = [
+    "Иван",
+    "Мария",
+    "Алексей",
+    "Ольга",
+    "Дмитрий",
+    "Анна",
+    "Сергей",
+    "Елена",
+    "Павел",
+    "Наталья",
+]
+LAST = ["Смирнов", "Кузнецова", "Попов", "Васильева", "Соколов", "Морозова", "Волков", "Лебедева"]
+CITIES = ["Москва", "Санкт-Петербург", "Казань", "Екатеринбург", "Новосибирск"]
+
+
+async def fill(
+    db: Database, passwords: Passwords, *, clients_count: int = 40
+) -> tuple[str, str] | None:
+    """Fill an empty database; returns the admin's email and generated password, or None."""
+    if not await employees.setup_needed(db):
+        return None
+    password = secrets.token_urlsafe(9)
+    admin = await employees.create_admin(
+        db,
+        passwords,
+        "Демо-проект",
+        employees.EmployeeInput(name="Анна Администратор", email=ADMIN_EMAIL, password=password),
+    )
+    project_id = admin["project_id"]
+    await projects.generate_api_key(db, project_id)
+    await projects.set_messengers(db, project_id, ["whatsapp", "telegram"])
+    staff = [admin["id"]]
+    for name, email, method, pbx in [
+        ("Иван Петров", "ivanov@demo.example", employees.CALLS_MEGAFON, "701"),
+        ("Мария Сидорова", "sidorova@demo.example", employees.CALLS_APP, ""),
+        ("Олег Стажёр", "intern@demo.example", employees.CALLS_DISABLED, ""),
+    ]:
+        staff.append(
+            await employees.create_employee(
+                db,
+                passwords,
+                project_id,
+                employees.EmployeeInput(
+                    name=name,
+                    email=email,
+                    password=secrets.token_urlsafe(12),
+                    call_method=method,
+                    pbx_user=pbx,
+                ),
+            )
+        )
+    await employees.update_employee(
+        db,
+        passwords,
+        project_id,
+        admin["id"],
+        employees.EmployeeInput(
+            name=admin["name"],
+            email=ADMIN_EMAIL,
+            role=employees.ADMIN,
+            call_method=employees.CALLS_MEGAFON,
+            pbx_user="admin@vats123456.megapbx.ru",
+        ),
+    )
+    rng = random.Random(7)
+    for i in range(clients_count):
+        woman = rng.random() < 0.5
+        first = rng.choice(WOMEN if woman else MEN)
+        last = rng.choice(SURNAMES) + ("а" if woman else "")
+        client_type = rng.choice(["telephony", "telephony", "whatsapp", "telegram"])
+        client_id = await clients.create_client(
+            db,
+            project_id,
+            clients.ClientInput(
+                name=f"{first} {last}",
+                phone=f"+7 9{rng.randint(10, 99)} {rng.randint(100, 999)}-"
+                f"{rng.randint(10, 99)}-{i % 90 + 10}",
+                client_type=client_type,
+                responsible_id=rng.choice(staff),
+            ),
+        )
+        await variables.set_variables(
+            db,
+            project_id,
+            client_id,
+            {"city": rng.choice(CITIES), "source": rng.choice(["сайт", "Авито", "рекомендация"])},
+        )
+        if i % 4 == 0:
+            await dialogs.add_message(
+                db,
+                project_id,
+                client_id,
+                dialogs.INCOMING,
+                "Здравствуйте! Хочу узнать про доставку.",
+            )
+            await dialogs.add_message(
+                db,
+                project_id,
+                client_id,
+                dialogs.OUTGOING,
+                "Добрый день! Доставляем за 1–2 дня, перезвоню вам.",
+            )
+            await dialogs.add_note(
+                db, project_id, client_id, staff[1], "Клиент ждёт звонка после 15:00"
+            )
+    return ADMIN_EMAIL, password

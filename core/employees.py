@@ -1,0 +1,242 @@
+"""Employees: every user of a project, with a role and a way of making phone calls."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import clock, phones
+from core.db import Database
+from core.errors import Conflict, InvalidCredentials, NotFound, ValidationError
+from core.i18n import gettext as _
+from core.passwords import MIN_LENGTH, Passwords
+from core.projects import create_project, project_by_name
+from core.tables import users
+
+ADMIN, MANAGER = "admin", "manager"
+ROLES = (ADMIN, MANAGER)
+
+# "Способ совершения телефонных звонков", exactly the Salebot options.
+CALLS_DISABLED, CALLS_APP, CALLS_MEGAFON = "disabled", "app", "megafon_api"
+CALL_METHODS = (CALLS_DISABLED, CALLS_APP, CALLS_MEGAFON)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PBX_LOGIN = re.compile(r"^[a-z0-9._\-]+(@[a-z0-9.\-]+\.[a-z]{2,})?$")
+_EXTENSION = re.compile(r"^\d{2,6}$")
+
+
+def role_label(role: str) -> str:
+    return {ADMIN: _("Администратор"), MANAGER: _("Менеджер")}.get(role, role)
+
+
+def call_method_label(method: str) -> str:
+    return {
+        CALLS_DISABLED: _("Отключить звонки"),
+        CALLS_APP: _("Звонки через приложение"),
+        CALLS_MEGAFON: _("Звонки по API Megafon"),
+    }.get(method, method)
+
+
+@dataclass
+class EmployeeInput:
+    """What the employee form sends; `password` may be empty when editing."""
+
+    name: str
+    email: str
+    role: str = MANAGER
+    password: str = ""
+    call_method: str = CALLS_DISABLED
+    pbx_user: str = ""
+
+
+def clean_pbx_user(raw: str) -> str:
+    """A PBX login (`ivanov` or `admin@vats123456.megapbx.ru`), an extension or a direct number."""
+    value = (raw or "").strip()
+    if not value:
+        raise ValidationError.single(
+            "pbx_user", _("Укажите логин, внутренний номер или прямой номер сотрудника в АТС.")
+        )
+    if _EXTENSION.match(value):
+        return value
+    if phones.looks_like_phone(value):
+        return phones.parse(value, field="pbx_user")
+    if _PBX_LOGIN.match(value.lower()):
+        return value.lower()
+    raise ValidationError.single(
+        "pbx_user",
+        _(
+            "Это не похоже на логин, внутренний номер или телефон: например "
+            "admin@vats123456.megapbx.ru, 701 или 79001234567."
+        ),
+    )
+
+
+def _clean(data: EmployeeInput, *, new: bool) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {
+        "name": " ".join(data.name.split()),
+        "email": data.email.strip().lower(),
+        "role": data.role,
+        "call_method": data.call_method,
+        "pbx_user": None,
+    }
+    if not values["name"]:
+        errors["name"] = _("Укажите имя сотрудника.")
+    elif len(values["name"]) > 200:
+        errors["name"] = _("Имя длиннее 200 символов.")
+    if not _EMAIL.match(values["email"]) or len(values["email"]) > 254:
+        errors["email"] = _("Укажите email в виде name@example.ru.")
+    if data.role not in ROLES:
+        errors["role"] = _("Выберите роль.")
+    if data.call_method not in CALL_METHODS:
+        errors["call_method"] = _("Выберите способ совершения телефонных звонков.")
+    elif data.call_method == CALLS_MEGAFON:
+        try:
+            values["pbx_user"] = clean_pbx_user(data.pbx_user)
+        except ValidationError as e:
+            errors.update(e.errors)
+    if (new or data.password) and len(data.password) < MIN_LENGTH:
+        errors["password"] = _("Пароль должен быть не короче 8 символов.")
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+async def _email_taken(db: Database, email: str, except_id: int | None = None) -> bool:
+    query = sa.select(users.c.id).where(users.c.email == email)
+    if except_id is not None:
+        query = query.where(users.c.id != except_id)
+    return await db.fetch_val(query) is not None
+
+
+async def create_employee(
+    db: Database, passwords: Passwords, project_id: int, data: EmployeeInput
+) -> int:
+    values = _clean(data, new=True)
+    password_hash = await passwords.hash(data.password)
+    async with db.transaction():
+        if await _email_taken(db, values["email"]):
+            raise ValidationError.single("email", _("Сотрудник с таким email уже есть."))
+        return await db.execute(
+            users.insert().values(
+                project_id=project_id,
+                password_hash=password_hash,
+                is_active=True,
+                created_at=clock.now(),
+                **values,
+            )
+        )
+
+
+async def get_employee(db: Database, project_id: int, user_id: int) -> Mapping[str, Any]:
+    row = await db.fetch_one(
+        users.select().where(users.c.id == user_id, users.c.project_id == project_id)
+    )
+    if row is None:
+        raise NotFound(_("Сотрудник не найден."))
+    return row
+
+
+async def active_user(db: Database, user_id: int) -> Mapping[str, Any] | None:
+    """The signed-in employee behind a session, unless deactivated since."""
+    return await db.fetch_one(users.select().where(users.c.id == user_id, users.c.is_active))
+
+
+async def list_employees(
+    db: Database, project_id: int, *, active_only: bool = False
+) -> list[Mapping[str, Any]]:
+    query = users.select().where(users.c.project_id == project_id)
+    if active_only:
+        query = query.where(users.c.is_active)
+    return await db.fetch_all(query.order_by(users.c.is_active.desc(), users.c.name))
+
+
+async def _other_active_admins(db: Database, project_id: int, user_id: int) -> int:
+    return await db.fetch_val(
+        sa.select(sa.func.count())
+        .select_from(users)
+        .where(
+            users.c.project_id == project_id,
+            users.c.role == ADMIN,
+            users.c.is_active,
+            users.c.id != user_id,
+        )
+    )
+
+
+async def update_employee(
+    db: Database, passwords: Passwords, project_id: int, user_id: int, data: EmployeeInput
+) -> None:
+    values = _clean(data, new=False)
+    if data.password:
+        values["password_hash"] = await passwords.hash(data.password)
+    async with db.transaction():
+        current = await get_employee(db, project_id, user_id)
+        if await _email_taken(db, values["email"], except_id=user_id):
+            raise ValidationError.single("email", _("Сотрудник с таким email уже есть."))
+        if (
+            current["role"] == ADMIN
+            and values["role"] != ADMIN
+            and not await _other_active_admins(db, project_id, user_id)
+        ):
+            raise ValidationError.single(
+                "role", _("В проекте должен остаться хотя бы один администратор.")
+            )
+        await db.execute(users.update().where(users.c.id == user_id).values(**values))
+
+
+async def set_active(
+    db: Database, project_id: int, user_id: int, active: bool, *, acting_user_id: int
+) -> None:
+    """Deactivate (the employee can no longer sign in) or bring an employee back."""
+    async with db.transaction():
+        employee = await get_employee(db, project_id, user_id)
+        if not active:
+            if user_id == acting_user_id:
+                raise Conflict(_("Нельзя отключить самого себя."))
+            if employee["role"] == ADMIN and not await _other_active_admins(
+                db, project_id, user_id
+            ):
+                raise Conflict(_("В проекте должен остаться хотя бы один администратор."))
+        await db.execute(users.update().where(users.c.id == user_id).values(is_active=active))
+
+
+async def authenticate(
+    db: Database, passwords: Passwords, email: str, password: str
+) -> Mapping[str, Any]:
+    row = await db.fetch_one(users.select().where(users.c.email == email.strip().lower()))
+    ok = await passwords.verify(row["password_hash"] if row else None, password)
+    if row is None or not ok or not row["is_active"]:
+        raise InvalidCredentials(_("Неверный email или пароль."))
+    return row
+
+
+async def setup_needed(db: Database) -> bool:
+    """A fresh install has no employees at all: the first visit creates project and admin."""
+    return await db.fetch_val(sa.select(users.c.id).limit(1)) is None
+
+
+async def create_admin(
+    db: Database, passwords: Passwords, project_name: str, data: EmployeeInput
+) -> Mapping[str, Any]:
+    """Create an admin in the named project, creating the project when it does not exist."""
+    data.role = ADMIN
+    async with db.transaction():
+        project = await project_by_name(db, project_name)
+        project_id = project["id"] if project else await create_project(db, project_name)
+        user_id = await create_employee(db, passwords, project_id, data)
+        return await get_employee(db, project_id, user_id)
+
+
+async def first_setup(
+    db: Database, passwords: Passwords, project_name: str, data: EmployeeInput
+) -> Mapping[str, Any]:
+    """The setup page: only while the install has no employee yet."""
+    async with db.transaction():
+        if not await setup_needed(db):
+            raise Conflict(_("Проект уже настроен. Войдите со своим email и паролем."))
+        return await create_admin(db, passwords, project_name, data)

@@ -1,0 +1,94 @@
+"""Client variables: named values written by managers, bots and the telephony integration."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import clock
+from core.clients import get_client, reindex
+from core.db import Database
+from core.errors import NotFound, ValidationError
+from core.i18n import gettext as _
+from core.tables import client_variables
+
+MAX_NAME = 100
+MAX_VALUE = 5000
+_NAME = re.compile(r"^[^\W\d]\w*$")
+
+
+def clean_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError.single("name", _("Укажите имя переменной."))
+    if len(name) > MAX_NAME or not _NAME.match(name):
+        raise ValidationError.single(
+            "name",
+            _(
+                "Имя переменной — буквы, цифры и знак подчёркивания, начинается с буквы, "
+                "не длиннее 100 символов (например, city или megafon_call_id)."
+            ),
+        )
+    return name
+
+
+def clean_value(value: str) -> str:
+    if len(value) > MAX_VALUE:
+        raise ValidationError.single("value", _("Значение длиннее 5000 символов."))
+    return value
+
+
+async def list_variables(db: Database, client_id: int) -> list[Mapping[str, Any]]:
+    return await db.fetch_all(
+        client_variables.select()
+        .where(client_variables.c.client_id == client_id)
+        .order_by(client_variables.c.name)
+    )
+
+
+async def set_variables(
+    db: Database, project_id: int, client_id: int, values: Mapping[str, str]
+) -> None:
+    """Create or overwrite several variables at once, then refresh the client's search terms."""
+    stamp = clock.now()
+    rows = [
+        {
+            "client_id": client_id,
+            "name": clean_name(k),
+            "value": clean_value(v),
+            "updated_at": stamp,
+        }
+        for k, v in values.items()
+    ]
+    async with db.transaction():
+        await get_client(db, project_id, client_id)
+        for row in rows:
+            await db.upsert(client_variables, row, keys=("client_id", "name"))
+        await reindex(db, project_id, client_id)
+
+
+async def set_variable(
+    db: Database, project_id: int, client_id: int, name: str, value: str
+) -> None:
+    await set_variables(db, project_id, client_id, {name: value})
+
+
+async def delete_variable(db: Database, project_id: int, client_id: int, name: str) -> None:
+    async with db.transaction():
+        await get_client(db, project_id, client_id)
+        deleted = await db.fetch_val(
+            sa.select(sa.func.count())
+            .select_from(client_variables)
+            .where(client_variables.c.client_id == client_id, client_variables.c.name == name)
+        )
+        if not deleted:
+            raise NotFound(_("Переменная не найдена."))
+        await db.execute(
+            client_variables.delete().where(
+                client_variables.c.client_id == client_id, client_variables.c.name == name
+            )
+        )
+        await reindex(db, project_id, client_id)

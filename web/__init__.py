@@ -1,0 +1,1 @@
+"""The HTTP face of the CRM: pages, htmx fragments, the public API and the CLI."""

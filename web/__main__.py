@@ -1,0 +1,82 @@
+"""Command line: `python -m web serve | create-admin | demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import uvicorn
+
+from core import demo, employees
+from core.db import Database
+from core.errors import ValidationError
+from core.migrations import migrate
+from core.passwords import Passwords
+from web.app import create_app
+from web.settings import Settings
+
+
+async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    async with Database(settings.database_url) as db:
+        await migrate(db)
+        data = employees.EmployeeInput(
+            name=args.name or args.email.split("@")[0], email=args.email, password=args.password
+        )
+        try:
+            user = await employees.create_admin(db, Passwords(), args.project, data)
+        except ValidationError as e:
+            for field, message in e.errors.items():
+                print(f"{field}: {message}", file=sys.stderr)
+            return 2
+    print(f"Администратор {user['email']} создан в проекте «{args.project}».")
+    return 0
+
+
+async def _demo(settings: Settings) -> None:
+    async with Database(settings.database_url) as db:
+        await migrate(db)
+        credentials = await demo.fill(db, Passwords())
+    if credentials is None:
+        print("Демо-данные не добавлены: в базе уже есть сотрудники.")
+    else:
+        print("Демо-проект готов. Войдите как администратор:")
+        print(f"  email:  {credentials[0]}\n  пароль: {credentials[1]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m web", description="CRM с телефонией МегаФон")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="запустить сервер")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--demo", action="store_true", help="заполнить пустую базу демо-проектом и клиентами"
+    )
+
+    admin = commands.add_parser("create-admin", help="создать проект и администратора")
+    admin.add_argument("--project", required=True)
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--name", default="")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_environ()
+    if args.command == "create-admin":
+        return asyncio.run(_create_admin(settings, args))
+    if args.demo:
+        asyncio.run(_demo(settings))
+    print(f"CRM работает: http://{args.host}:{args.port}/")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The public API in Salebot's style: `/api/<api_key>/<action>`, authenticated by the key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from core import callbacks, projects
+from core.errors import ValidationError
+from core.i18n import gettext as _
+
+
+async def _params(request: Request) -> dict[str, str]:
+    """Query string, form or JSON body: the API accepts all three, like Salebot's."""
+    params: dict[str, Any] = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST":
+        if content_type.startswith("application/json"):
+            try:
+                body = json.loads(await request.body() or b"{}")
+            except ValueError as e:
+                raise ValidationError.single("body", _("Тело запроса — не JSON.")) from e
+            if not isinstance(body, Mapping):
+                raise ValidationError.single("body", _("Ожидался JSON-объект."))
+            params.update(body)
+        else:
+            form = await request.form()
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return {str(k): "" if v is None else str(v) for k, v in params.items()}
+
+
+async def _project(request: Request) -> Mapping[str, Any] | None:
+    return await projects.project_by_api_key(request.state.db, request.path_params["api_key"])
+
+
+def _invalid_key() -> Response:
+    return JSONResponse({"error": "Invalid token"}, status_code=401)
+
+
+async def callback(request: Request) -> Response:
+    """Write a callback (a message the client never sees) into a client's dialog."""
+    project = await _project(request)
+    if project is None:
+        return _invalid_key()
+    params = await _params(request)
+    message = await callbacks.callback(request.state.db, project["id"], params)
+    return JSONResponse(
+        {"status": "success", "client_id": message["client_id"], "message_id": message["id"]}
+    )

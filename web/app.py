@@ -1,0 +1,64 @@
+"""The composition root: `create_app(settings)` wires database, middleware and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from asgi_csrf import asgi_csrf
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+
+from core.db import Database
+from core.migrations import migrate
+from core.passwords import Passwords
+from web.errors import EXCEPTION_HANDLERS
+from web.i18n import LanguageMiddleware
+from web.routes import routes
+from web.settings import Settings
+
+# Called by machines, authenticated by their own keys: no browser session, no CSRF token.
+CSRF_EXEMPT_PREFIXES = ("/megafon_webhook", "/api/")
+
+
+def _csrf_exempt(scope: dict[str, Any]) -> bool:
+    return scope["path"].startswith(CSRF_EXEMPT_PREFIXES)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with Database(settings.database_url) as db:
+            await migrate(db)
+            yield {
+                "db": db,
+                "passwords": Passwords(cheap=settings.cheap_passwords),
+                "settings": settings,
+            }
+
+    middleware = [
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie="crm_session",
+            same_site="lax",
+            https_only=settings.https_only_cookies,
+            max_age=14 * 24 * 3600,
+        ),
+        Middleware(
+            asgi_csrf,
+            signing_secret=settings.secret_key,
+            skip_if_scope=_csrf_exempt,
+            always_protect={"/login", "/setup"},
+            cookie_secure=settings.https_only_cookies,
+        ),
+        Middleware(LanguageMiddleware),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )

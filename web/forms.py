@@ -1,0 +1,28 @@
+"""Reading form fields the same way in every view."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def optional_int(form: FormData, name: str) -> int | None:
+    value = text(form, name).strip()
+    return int(value) if value.isdigit() else None
+
+
+def query_int(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def safe_next(url: str | None, default: str = "/clients") -> str:
+    """Only local paths: a login link must not send people to another site."""
+    if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
+        return url
+    return default

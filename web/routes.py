@@ -1,0 +1,70 @@
+"""The whole HTTP surface of the app, in one table; every route is named."""
+
+from pathlib import Path
+
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from web import api
+from web.views import clients, employees, session, settings
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
+
+routes = [
+    Route("/", session.home, name="home"),
+    Route("/setup", session.setup, methods=BOTH, name="setup"),
+    Route("/login", session.login, methods=BOTH, name="login"),
+    Route("/logout", session.logout, methods=POST, name="logout"),
+    Route("/language", session.language, methods=POST, name="language"),
+    # Project settings ("Настройки")
+    Route("/settings", settings.index, name="settings"),
+    Route("/settings/api-key", settings.generate_key, methods=POST, name="api_key_generate"),
+    Route(
+        "/settings/api-key/regenerate",
+        settings.regenerate_key,
+        methods=BOTH,
+        name="api_key_regenerate",
+    ),
+    Route("/settings/messengers", settings.messengers, methods=POST, name="messengers"),
+    # Employees ("Сотрудники")
+    Route("/employees", employees.index, name="employees"),
+    Route("/employees/new", employees.create, methods=BOTH, name="employee_new"),
+    Route("/employees/pbx-user-field", employees.pbx_user_field, name="employee_pbx_field"),
+    Route("/employees/{employee_id:int}", employees.edit, methods=BOTH, name="employee"),
+    Route(
+        "/employees/{employee_id:int}/deactivate",
+        employees.set_active,
+        methods=POST,
+        name="employee_deactivate",
+    ),
+    Route(
+        "/employees/{employee_id:int}/activate",
+        employees.set_active,
+        methods=POST,
+        name="employee_activate",
+    ),
+    # Clients ("Клиенты")
+    Route("/clients", clients.index, name="clients"),
+    Route("/clients/new", clients.create, methods=BOTH, name="client_new"),
+    Route("/clients/{client_id:int}", clients.card, name="client"),
+    Route("/clients/{client_id:int}/edit", clients.edit, methods=BOTH, name="client_edit"),
+    Route(
+        "/clients/{client_id:int}/variables",
+        clients.set_variable,
+        methods=POST,
+        name="client_variable_set",
+    ),
+    Route(
+        "/clients/{client_id:int}/variables/{name:str}/delete",
+        clients.delete_variable,
+        methods=POST,
+        name="client_variable_delete",
+    ),
+    Route("/clients/{client_id:int}/notes", clients.add_note, methods=POST, name="client_note"),
+    Route("/clients/{client_id:int}/messages", clients.earlier_messages, name="client_messages"),
+    Route("/clients/{client_id:int}/call", clients.call, methods=POST, name="client_call"),
+    # Public API, Salebot style
+    Route("/api/{api_key:str}/callback", api.callback, methods=BOTH, name="api_callback"),
+    Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+]

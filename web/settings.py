@@ -1,0 +1,47 @@
+"""Configuration, read once from the environment; tests build their own `Settings`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know about where it runs."""
+
+    database_url: str
+    secret_key: str
+    public_url: str | None = None
+    cheap_passwords: bool = False  # tests: argon2 with tiny parameters
+    https_only_cookies: bool = False
+
+    @classmethod
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, data_dir: Path = Path("data")
+    ) -> Settings:
+        """`DATABASE_URL`, `SECRET_KEY` and `PUBLIC_URL`, with embedded defaults under `data/`."""
+        env = os.environ if environ is None else environ
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'crm.sqlite3'}"
+        public_url = (env.get("PUBLIC_URL") or "").rstrip("/") or None
+        return cls(
+            database_url=database_url,
+            secret_key=env.get("SECRET_KEY") or _kept_secret(data_dir / "secret_key"),
+            public_url=public_url,
+            https_only_cookies=bool(public_url and public_url.startswith("https://")),
+        )
+
+
+def _kept_secret(path: Path) -> str:
+    """A secret generated on first start and kept, so sessions survive restarts."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret

@@ -1,0 +1,67 @@
+"""Jinja2 with gettext, the CSRF token and the domain's labels available in every template."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from core import clients, employees, phones, projects
+from core.i18n import LANGUAGES, current_language, gettext, ngettext, pgettext
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+MOSCOW = timezone(timedelta(hours=3))  # the teams we serve read times in Moscow time
+
+
+def _format_time(value: datetime | None, with_date: bool = True) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(MOSCOW)
+    return local.strftime("%d.%m.%Y %H:%M" if with_date else "%H:%M")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext)
+    env.filters["phone"] = phones.display
+    env.filters["time"] = _format_time
+    env.globals.update(
+        role_label=employees.role_label,
+        call_method_label=employees.call_method_label,
+        client_type_label=clients.client_type_label,
+        CALL_METHODS=employees.CALL_METHODS,
+        ROLES=employees.ROLES,
+        CLIENT_TYPES=clients.CLIENT_TYPES,
+        MESSENGERS=projects.MESSENGERS,
+        LANGUAGES=LANGUAGES,
+        current_language=current_language,
+    )
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page or fragment with the signed-in user and the CSRF token at hand."""
+    csrf = request.scope.get("csrftoken")
+    base = {
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf() if csrf else "",
+    }
+    return templates.TemplateResponse(
+        request, name, {**base, **(context or {})}, status_code=status_code
+    )

@@ -1,0 +1,228 @@
+"""Clients ("Клиенты"): the searchable list, the add form and the client card."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from core import clients, dialogs, employees, variables
+from core.errors import ValidationError
+from core.i18n import gettext as _
+from web.auth import login_required
+from web.forms import optional_int, query_int, text
+from web.htmx import wants_fragment
+from web.templating import render
+
+
+async def _staff(request: Request) -> list[Mapping[str, Any]]:
+    return await employees.list_employees(
+        request.state.db, request.state.user["project_id"], active_only=True
+    )
+
+
+@login_required
+async def index(request: Request) -> Response:
+    """The client list, searchable by name, phone in any format or variable values."""
+    query = request.query_params.get("q", "")
+    page = await clients.find_clients(
+        request.state.db,
+        request.state.user["project_id"],
+        query,
+        before=query_int(request, "before"),
+    )
+    context = {"page": page, "q": query, "paged": "before" in request.query_params}
+    template = "clients/_results.html" if wants_fragment(request) else "clients/list.html"
+    return render(request, template, context)
+
+
+def _client_input(form: Any) -> clients.ClientInput:
+    return clients.ClientInput(
+        name=text(form, "name"),
+        phone=text(form, "phone"),
+        client_type=text(form, "client_type") or clients.TELEPHONY,
+        responsible_id=optional_int(form, "responsible_id"),
+    )
+
+
+@login_required
+async def create(request: Request) -> Response:
+    """Add a client by hand."""
+    if request.method == "GET":
+        form = {"client_type": clients.TELEPHONY, "responsible_id": request.state.user["id"]}
+        return render(
+            request,
+            "clients/new.html",
+            {"form": form, "errors": {}, "staff": await _staff(request)},
+        )
+    form = await request.form()
+    try:
+        client_id = await clients.create_client(
+            request.state.db, request.state.user["project_id"], _client_input(form)
+        )
+    except ValidationError as e:
+        context = {"form": form, "errors": e.errors, "staff": await _staff(request)}
+        return render(request, "clients/new.html", context, 422)
+    return RedirectResponse(f"/clients/{client_id}", status_code=303)
+
+
+async def _card_context(request: Request, client_id: int) -> dict[str, Any]:
+    db, project_id = request.state.db, request.state.user["project_id"]
+    client = await clients.get_client(db, project_id, client_id)
+    return {
+        "client": client,
+        "variables": await variables.list_variables(db, client_id),
+        "dialog": await dialogs.dialog(db, project_id, client_id),
+    }
+
+
+@login_required
+async def card(request: Request) -> Response:
+    """The client card: details, variables and the dialog."""
+    context = await _card_context(request, request.path_params["client_id"])
+    return render(request, "clients/card.html", context)
+
+
+@login_required
+async def edit(request: Request) -> Response:
+    """Change a client's name, phone, type or responsible employee."""
+    db, project_id = request.state.db, request.state.user["project_id"]
+    client = await clients.get_client(db, project_id, request.path_params["client_id"])
+    if request.method == "GET":
+        form = {**client, "phone": client["phone"] or ""}
+        return render(
+            request,
+            "clients/edit.html",
+            {"client": client, "form": form, "errors": {}, "staff": await _staff(request)},
+        )
+    form = await request.form()
+    try:
+        await clients.update_client(db, project_id, client["id"], _client_input(form))
+    except ValidationError as e:
+        context = {
+            "client": client,
+            "form": form,
+            "errors": e.errors,
+            "staff": await _staff(request),
+        }
+        return render(request, "clients/edit.html", context, 422)
+    return RedirectResponse(f"/clients/{client['id']}", status_code=303)
+
+
+async def _variables_fragment(
+    request: Request, client_id: int, *, form: Any = None, errors: Any = None, status: int = 200
+) -> Response:
+    context = {
+        "client": await clients.get_client(
+            request.state.db, request.state.user["project_id"], client_id
+        ),
+        "variables": await variables.list_variables(request.state.db, client_id),
+        "var_form": form or {},
+        "var_errors": errors or {},
+    }
+    if wants_fragment(request):
+        return render(request, "clients/_variables.html", context, status)
+    if status != 200:
+        return render(
+            request,
+            "clients/card.html",
+            {**await _card_context(request, client_id), **context},
+            status,
+        )
+    return RedirectResponse(f"/clients/{client_id}#variables", status_code=303)
+
+
+@login_required
+async def set_variable(request: Request) -> Response:
+    """Add a variable or change its value."""
+    client_id = request.path_params["client_id"]
+    form = await request.form()
+    try:
+        await variables.set_variable(
+            request.state.db,
+            request.state.user["project_id"],
+            client_id,
+            text(form, "name"),
+            text(form, "value"),
+        )
+    except ValidationError as e:
+        return await _variables_fragment(request, client_id, form=form, errors=e.errors, status=422)
+    return await _variables_fragment(request, client_id)
+
+
+@login_required
+async def delete_variable(request: Request) -> Response:
+    """Remove a variable."""
+    client_id = request.path_params["client_id"]
+    await variables.delete_variable(
+        request.state.db, request.state.user["project_id"], client_id, request.path_params["name"]
+    )
+    return await _variables_fragment(request, client_id)
+
+
+@login_required
+async def add_note(request: Request) -> Response:
+    """A manager's note in the dialog."""
+    client_id = request.path_params["client_id"]
+    form = await request.form()
+    try:
+        message = await dialogs.add_note(
+            request.state.db,
+            request.state.user["project_id"],
+            client_id,
+            request.state.user["id"],
+            text(form, "text"),
+        )
+    except ValidationError as e:
+        if wants_fragment(request):
+            return render(
+                request,
+                "clients/_note_form.html",
+                {
+                    "client": {"id": client_id},
+                    "note_error": e.errors["text"],
+                    "note_text": text(form, "text"),
+                },
+                422,
+            )
+        context = {**await _card_context(request, client_id), "note_error": e.errors["text"]}
+        return render(request, "clients/card.html", context, 422)
+    if wants_fragment(request):
+        return render(
+            request, "clients/_note_added.html", {"client": {"id": client_id}, "message": message}
+        )
+    return RedirectResponse(f"/clients/{client_id}#dialog-end", status_code=303)
+
+
+@login_required
+async def earlier_messages(request: Request) -> Response:
+    """Older messages of the dialog, loaded above the ones shown."""
+    client_id = request.path_params["client_id"]
+    page = await dialogs.dialog(
+        request.state.db,
+        request.state.user["project_id"],
+        client_id,
+        before=query_int(request, "before"),
+    )
+    return render(request, "clients/_earlier.html", {"client": {"id": client_id}, "dialog": page})
+
+
+@login_required
+async def call(request: Request) -> Response:
+    """The blue handset for "Звонки по API Megafon"; calling itself needs a connected PBX."""
+    client = await clients.get_client(
+        request.state.db, request.state.user["project_id"], request.path_params["client_id"]
+    )
+    user = request.state.user
+    if user["call_method"] != employees.CALLS_MEGAFON:
+        message = _(
+            "Звонки по API Megafon не включены для вас. "
+            "Способ звонков меняет администратор в разделе «Сотрудники»."
+        )
+    elif not client["phone"]:
+        message = _("У клиента нет номера телефона.")
+    else:
+        message = _("Телефония МегаФон ещё не подключена к проекту.")
+    return render(request, "clients/_call_status.html", {"client": client, "error": message}, 409)

@@ -1,0 +1,79 @@
+"""First-run setup, signing in and out, and the language switch."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from core import employees
+from core.errors import InvalidCredentials, ValidationError
+from core.i18n import LANGUAGES
+from core.i18n import gettext as _
+from web.auth import sign_in, sign_out
+from web.forms import safe_next, text
+from web.i18n import COOKIE
+from web.templating import render
+
+
+async def home(request: Request) -> Response:
+    """The front door: setup on a fresh install, otherwise the client list."""
+    if await employees.setup_needed(request.state.db):
+        return RedirectResponse("/setup", status_code=303)
+    return RedirectResponse("/clients", status_code=303)
+
+
+async def setup(request: Request) -> Response:
+    """Create the project and its first admin; only while the install has no employee."""
+    if not await employees.setup_needed(request.state.db):
+        return RedirectResponse("/login", status_code=303)
+    if request.method == "GET":
+        return render(request, "auth/setup.html", {"form": {}, "errors": {}})
+    form = await request.form()
+    data = employees.EmployeeInput(
+        name=text(form, "name"), email=text(form, "email"), password=text(form, "password")
+    )
+    try:
+        if text(form, "password") != text(form, "password_confirm"):
+            raise ValidationError.single("password_confirm", _("Пароли не совпадают."))
+        user = await employees.first_setup(
+            request.state.db, request.state.passwords, text(form, "project"), data
+        )
+    except ValidationError as e:
+        return render(request, "auth/setup.html", {"form": form, "errors": e.errors}, 422)
+    sign_in(request, user)
+    return RedirectResponse("/settings", status_code=303)
+
+
+async def login(request: Request) -> Response:
+    """Sign in with email and password."""
+    next_url = safe_next(request.query_params.get("next"))
+    if request.method == "GET":
+        if await employees.setup_needed(request.state.db):
+            return RedirectResponse("/setup", status_code=303)
+        return render(request, "auth/login.html", {"email": "", "next": next_url})
+    form = await request.form()
+    try:
+        user = await employees.authenticate(
+            request.state.db, request.state.passwords, text(form, "email"), text(form, "password")
+        )
+    except InvalidCredentials as e:
+        context = {"email": text(form, "email"), "next": next_url, "error": e.message}
+        return render(request, "auth/login.html", context, 401)
+    sign_in(request, user)
+    return RedirectResponse(safe_next(text(form, "next")), status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    """End the session."""
+    sign_out(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+async def language(request: Request) -> Response:
+    """Remember the chosen interface language and go back where the person was."""
+    form = await request.form()
+    response = RedirectResponse(safe_next(text(form, "next"), "/"), status_code=303)
+    chosen = text(form, "language")
+    if chosen in LANGUAGES:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax")
+    return response
