@@ -41,11 +41,13 @@ def phones_in(text: str) -> list[str]:
 
 
 def _words(kind: str, text: str) -> set[tuple[str, str]]:
+    """The whole text and its first words; bare numbers are left out (phones are indexed apart)."""
     normal = normalize_text(text)
     if not normal:
         return set()
     terms = {(normal, kind)}
-    terms.update((word[:MAX_TERM], kind) for word in normal.split()[:MAX_WORDS])
+    words = [w for w in normal.split()[:MAX_WORDS] if not w.isdigit()]
+    terms.update((word, kind) for word in words if word != normal)
     return terms
 
 

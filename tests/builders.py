@@ -1,0 +1,58 @@
+"""Plain builders with realistic defaults, for tests that need a project, people and clients."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from core import clients, employees
+from core.db import Database
+from core.passwords import Passwords
+
+PASSWORD = "password123"
+_seq = itertools.count(1)
+_cheap = Passwords(cheap=True)
+
+
+async def admin(
+    db: Database, *, project: str = "Ромашка", email: str | None = None, name: str = "Анна Админова"
+) -> dict[str, Any]:
+    email = email or f"admin{next(_seq)}@romashka.ru"
+    data = employees.EmployeeInput(name=name, email=email, password=PASSWORD)
+    return dict(await employees.create_admin(db, _cheap, project, data))
+
+
+async def manager(
+    db: Database,
+    project_id: int,
+    *,
+    name: str = "Иван Петров",
+    email: str | None = None,
+    call_method: str = employees.CALLS_DISABLED,
+    pbx_user: str = "",
+) -> dict[str, Any]:
+    email = email or f"manager{next(_seq)}@romashka.ru"
+    data = employees.EmployeeInput(
+        name=name, email=email, password=PASSWORD, call_method=call_method, pbx_user=pbx_user
+    )
+    user_id = await employees.create_employee(db, _cheap, project_id, data)
+    return dict(await employees.get_employee(db, project_id, user_id))
+
+
+async def client(
+    db: Database,
+    project_id: int,
+    *,
+    name: str = "Мария Иванова",
+    phone: str = "+7 916 123-45-67",
+    client_type: str = clients.TELEPHONY,
+    responsible_id: int | None = None,
+) -> dict[str, Any]:
+    client_id = await clients.create_client(
+        db,
+        project_id,
+        clients.ClientInput(
+            name=name, phone=phone, client_type=client_type, responsible_id=responsible_id
+        ),
+    )
+    return dict(await clients.get_client(db, project_id, client_id))

@@ -1,0 +1,33 @@
+import pytest
+
+from core import callbacks, dialogs, variables
+from core.errors import NotFound, ValidationError
+from tests import builders
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_callback_by_phone_lands_in_the_dialog_with_extra_params_as_variables(db):
+    admin = await builders.admin(db)
+    client = await builders.client(db, admin["project_id"], phone="+7 916 123-45-67")
+    message = await callbacks.callback(
+        db,
+        admin["project_id"],
+        {"client_phone": "8 (916) 123-45-67", "message": "оплата получена", "order": "A-17"},
+    )
+    assert message["client_id"] == client["id"] and message["kind"] == dialogs.SYSTEM
+    assert {v["name"]: v["value"] for v in await variables.list_variables(db, client["id"])} == {
+        "order": "A-17"
+    }
+
+
+async def test_a_callback_names_what_is_missing(db):
+    admin = await builders.admin(db)
+    with pytest.raises(ValidationError):
+        await callbacks.callback(db, admin["project_id"], {"client_phone": "79161234567"})
+    with pytest.raises(ValidationError):
+        await callbacks.callback(db, admin["project_id"], {"message": "hi"})
+    with pytest.raises(NotFound):
+        await callbacks.callback(
+            db, admin["project_id"], {"client_phone": "79161234567", "message": "hi"}
+        )

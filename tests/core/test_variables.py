@@ -1,0 +1,48 @@
+import pytest
+
+from core import variables
+from core.errors import NotFound, ValidationError
+from tests import builders
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_variables_are_added_and_overwritten(db):
+    admin = await builders.admin(db)
+    client = await builders.client(db, admin["project_id"])
+    await variables.set_variable(db, admin["project_id"], client["id"], "city", "Москва")
+    await variables.set_variable(db, admin["project_id"], client["id"], "city", "Казань")
+    await variables.set_variable(db, admin["project_id"], client["id"], "megafon_call_id", "abc")
+    rows = await variables.list_variables(db, client["id"])
+    assert [(r["name"], r["value"]) for r in rows] == [
+        ("city", "Казань"),
+        ("megafon_call_id", "abc"),
+    ]
+    assert rows[0]["updated_at"].tzinfo is not None
+
+
+@pytest.mark.parametrize("name", ["", "1city", "with space", "x" * 101, "a-b"])
+async def test_bad_variable_names_are_refused(db, name):
+    admin = await builders.admin(db)
+    client = await builders.client(db, admin["project_id"])
+    with pytest.raises(ValidationError) as error:
+        await variables.set_variable(db, admin["project_id"], client["id"], name, "v")
+    assert "name" in error.value.errors
+
+
+async def test_cyrillic_names_and_long_values_within_limits(db):
+    admin = await builders.admin(db)
+    client = await builders.client(db, admin["project_id"])
+    await variables.set_variable(db, admin["project_id"], client["id"], "город", "я" * 5000)
+    with pytest.raises(ValidationError):
+        await variables.set_variable(db, admin["project_id"], client["id"], "город", "я" * 5001)
+
+
+async def test_variables_of_another_projects_client_are_out_of_reach(db):
+    ours = await builders.admin(db, project="Ромашка")
+    theirs = await builders.admin(db, project="Лютик")
+    client = await builders.client(db, theirs["project_id"])
+    with pytest.raises(NotFound):
+        await variables.set_variable(db, ours["project_id"], client["id"], "city", "Москва")
+    with pytest.raises(NotFound):
+        await variables.delete_variable(db, theirs["project_id"], client["id"], "nothing")

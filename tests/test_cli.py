@@ -1,0 +1,140 @@
+"""The command line a newcomer and deployment scripts use: serve, create-admin, --demo."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import text_of
+
+
+def run_cli(args, cwd, env=None, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "web", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
+    )
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(args, cwd, env=None):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web", "serve", "--port", str(port), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/login", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    stop(process)
+    raise AssertionError("the server did not start")
+
+
+def stop(process):
+    process.terminate()
+    process.wait(10)
+    process.stdout.close()
+
+
+def test_create_admin_creates_the_project_and_an_admin_who_can_sign_in(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3", "SECRET_KEY": "s"}
+    done = run_cli(
+        [
+            "create-admin",
+            "--project",
+            "Ромашка",
+            "--email",
+            "boss@romashka.ru",
+            "--password",
+            "secret123",
+        ],
+        tmp_path,
+        env,
+    )
+    assert done.returncode == 0, done.stderr
+    bad = run_cli(
+        [
+            "create-admin",
+            "--project",
+            "Ромашка",
+            "--email",
+            "boss@romashka.ru",
+            "--password",
+            "secret123",
+        ],
+        tmp_path,
+        env,
+    )
+    assert bad.returncode == 2 and "email" in bad.stderr
+    process, url = start_server([], tmp_path, env)
+    try:
+        with httpx.Client(base_url=url, follow_redirects=True) as client:
+            client.get("/login")
+            signed_in = client.post(
+                "/login",
+                data={
+                    "email": "boss@romashka.ru",
+                    "password": "secret123",
+                    "csrftoken": client.cookies["csrftoken"],
+                },
+            )
+            assert signed_in.url.path == "/clients"
+    finally:
+        stop(process)
+
+
+def test_serve_on_a_fresh_machine_keeps_its_data_and_secret_under_data(tmp_path):
+    env = {k: "" for k in ("DATABASE_URL", "SECRET_KEY", "PUBLIC_URL")}
+    process, url = start_server([], tmp_path, env)
+    try:
+        assert httpx.get(url + "/", follow_redirects=True).url.path == "/setup"
+    finally:
+        stop(process)
+    assert (tmp_path / "data" / "crm.sqlite3").exists()
+    secret = tmp_path / "data" / "secret_key"
+    assert oct(secret.stat().st_mode & 0o777) == "0o600" and len(secret.read_text()) >= 40
+
+
+def test_demo_fills_an_empty_database_with_a_living_crm(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3", "SECRET_KEY": "s"}
+    process, url = start_server(["--demo"], tmp_path, env)
+    try:
+        with httpx.Client(base_url=url, follow_redirects=True) as client:
+            client.get("/login")
+            output = ""
+            while "пароль:" not in output:
+                output += process.stdout.readline()
+            password = output.split("пароль:")[1].split()[0]
+            response = client.post(
+                "/login",
+                data={
+                    "email": "admin@demo.example",
+                    "password": password,
+                    "csrftoken": client.cookies["csrftoken"],
+                },
+            )
+            assert response.url.path == "/clients"
+            assert len(text_of(response)) > 500 and "Дальше" not in text_of(response)
+            assert client.get("/employees").text.count("<tr") == 5
+    finally:
+        stop(process)
