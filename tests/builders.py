@@ -56,3 +56,17 @@ async def client(
         ),
     )
     return dict(await clients.get_client(db, project_id, client_id))
+
+
+async def set_call_method(
+    db: Database, employee: dict[str, Any], call_method: str, pbx_user: str = ""
+) -> None:
+    """Switch an existing employee (admins too) to another call method."""
+    data = employees.EmployeeInput(
+        name=employee["name"],
+        email=employee["email"],
+        role=employee["role"],
+        call_method=call_method,
+        pbx_user=pbx_user,
+    )
+    await employees.update_employee(db, _cheap, employee["project_id"], employee["id"], data)

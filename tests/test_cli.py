@@ -58,34 +58,11 @@ def stop(process):
 
 def test_create_admin_creates_the_project_and_an_admin_who_can_sign_in(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3", "SECRET_KEY": "s"}
-    done = run_cli(
-        [
-            "create-admin",
-            "--project",
-            "Ромашка",
-            "--email",
-            "boss@romashka.ru",
-            "--password",
-            "secret123",
-        ],
-        tmp_path,
-        env,
-    )
+    command = ["create-admin", "--project", "Ромашка", "--email", "boss@romashka.ru"]
+    done = run_cli([*command, "--password", "secret123"], tmp_path, env)
     assert done.returncode == 0, done.stderr
-    bad = run_cli(
-        [
-            "create-admin",
-            "--project",
-            "Ромашка",
-            "--email",
-            "boss@romashka.ru",
-            "--password",
-            "secret123",
-        ],
-        tmp_path,
-        env,
-    )
-    assert bad.returncode == 2 and "email" in bad.stderr
+    again = run_cli([*command, "--password", "secret123"], tmp_path, env)
+    assert again.returncode == 2 and "email" in again.stderr
     process, url = start_server([], tmp_path, env)
     try:
         with httpx.Client(base_url=url, follow_redirects=True) as client:

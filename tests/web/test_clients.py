@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import dialogs, employees
+from core import dialogs
 from tests import builders
 from tests.conftest import page, text_of
 
@@ -161,19 +161,7 @@ def test_the_phone_icon_follows_the_employees_call_method(browser, admin, method
 
 
 def test_the_call_button_explains_that_megafon_is_not_connected_yet(browser, admin):
-    browser.run(
-        employees.update_employee,
-        browser.passwords,
-        admin["project_id"],
-        admin["id"],
-        employees.EmployeeInput(
-            name=admin["name"],
-            email=admin["email"],
-            role="admin",
-            call_method="megafon_api",
-            pbx_user="701",
-        ),
-    )
+    browser.run(builders.set_call_method, admin, "megafon_api", "701")
     client = browser.run(builders.client, admin["project_id"])
     response = browser.htmx("POST", f"/clients/{client['id']}/call")
     assert response.status_code == 409 and "не подключена" in response.text

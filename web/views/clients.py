@@ -47,24 +47,36 @@ def _client_input(form: Any) -> clients.ClientInput:
     )
 
 
+async def _form(
+    request: Request,
+    values: Any,
+    *,
+    client: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "client": client,
+        "form": values,
+        "errors": errors or {},
+        "staff": await _staff(request),
+    }
+    return render(request, "clients/form.html", context, status)
+
+
 @login_required
 async def create(request: Request) -> Response:
     """Add a client by hand."""
     if request.method == "GET":
-        form = {"client_type": clients.TELEPHONY, "responsible_id": request.state.user["id"]}
-        return render(
-            request,
-            "clients/new.html",
-            {"form": form, "errors": {}, "staff": await _staff(request)},
-        )
+        defaults = {"client_type": clients.TELEPHONY, "responsible_id": request.state.user["id"]}
+        return await _form(request, defaults)
     form = await request.form()
     try:
         client_id = await clients.create_client(
             request.state.db, request.state.user["project_id"], _client_input(form)
         )
     except ValidationError as e:
-        context = {"form": form, "errors": e.errors, "staff": await _staff(request)}
-        return render(request, "clients/new.html", context, 422)
+        return await _form(request, form, errors=e.errors, status=422)
     return RedirectResponse(f"/clients/{client_id}", status_code=303)
 
 
@@ -91,23 +103,12 @@ async def edit(request: Request) -> Response:
     db, project_id = request.state.db, request.state.user["project_id"]
     client = await clients.get_client(db, project_id, request.path_params["client_id"])
     if request.method == "GET":
-        form = {**client, "phone": client["phone"] or ""}
-        return render(
-            request,
-            "clients/edit.html",
-            {"client": client, "form": form, "errors": {}, "staff": await _staff(request)},
-        )
+        return await _form(request, {**client, "phone": client["phone"] or ""}, client=client)
     form = await request.form()
     try:
         await clients.update_client(db, project_id, client["id"], _client_input(form))
     except ValidationError as e:
-        context = {
-            "client": client,
-            "form": form,
-            "errors": e.errors,
-            "staff": await _staff(request),
-        }
-        return render(request, "clients/edit.html", context, 422)
+        return await _form(request, form, client=client, errors=e.errors, status=422)
     return RedirectResponse(f"/clients/{client['id']}", status_code=303)
 
 
