@@ -88,6 +88,21 @@ async def create_client(db: Database, project_id: int, data: ClientInput) -> int
     return client_id
 
 
+async def create_for_phone(db: Database, project_id: int, phone: str, client_type: str) -> int:
+    """A client created from a call: the number is already canonical, there is no name yet."""
+    client_id = await db.execute(
+        clients.insert().values(
+            project_id=project_id,
+            name="",
+            client_type=client_type,
+            phone=phone,
+            created_at=clock.now(),
+        )
+    )
+    await reindex(db, project_id, client_id)
+    return client_id
+
+
 async def update_client(db: Database, project_id: int, client_id: int, data: ClientInput) -> None:
     values = await _clean(db, project_id, data)
     async with db.transaction():

@@ -144,3 +144,24 @@ class Database:
             set_={name: statement.excluded[name] for name in row if name not in keys},
         )
         await self.execute(statement)
+
+    async def lock(self, name: str) -> None:
+        """Serialise transactions that work on the same `name` until the current one ends.
+
+        SQLite needs nothing: its transactions already run one at a time here.
+        """
+        if self.dialect == "postgresql":
+            await self.execute("SELECT pg_advisory_xact_lock(hashtext(:name))", {"name": name})
+
+    async def insert_ignore(
+        self, table: sa.Table, row: Mapping[str, Any], *, keys: Sequence[str]
+    ) -> bool:
+        """Insert a row unless one with the same `keys` exists; True when this call inserted it."""
+        dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        statement = (
+            dialect_insert(table)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(*(table.c[k] for k in keys))
+        )
+        return await self.fetch_one(statement) is not None

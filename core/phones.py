@@ -54,6 +54,17 @@ def normalize(raw: str | None) -> str | None:
     return digits if len(digits) >= MIN_DIGITS else None
 
 
+def from_pbx(raw: str | None) -> str | None:
+    """A caller's number as the PBX sends it (bare digits, `7…` or `8…`), canonical; None for
+    internal short numbers. Numbers too new for the metadata still count if they are long enough."""
+    digits = re.sub(r"\D", "", raw or "")
+    if len(digits) < MIN_DIGITS or len(digits) > 15:
+        return None
+    return normalize(raw) or (
+        "7" + digits[1:] if len(digits) == 11 and digits[0] == "8" else digits
+    )
+
+
 def parse(raw: str, field: str = "phone") -> str:
     """Like `normalize`, but a number that cannot be read is a `ValidationError` for `field`."""
     digits = normalize(raw)

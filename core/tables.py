@@ -12,7 +12,7 @@ projects = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("api_key", sa.String(64), unique=True),
-    sa.Column("messengers", sa.String(200), nullable=False, default=""),
+    sa.Column("messengers", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
@@ -71,4 +71,57 @@ messages = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("author_id", sa.Integer),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+calls = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("callid", sa.String(200), nullable=False),
+    sa.Column("client_id", sa.Integer),
+    sa.Column("phone", sa.String(40), nullable=False, server_default=""),
+    sa.Column("direction", sa.String(3), nullable=False, server_default=""),
+    sa.Column("pbx_user", sa.String(200), nullable=False, server_default=""),
+    sa.Column("ext", sa.String(40), nullable=False, server_default=""),
+    sa.Column("telnum", sa.String(40), nullable=False, server_default=""),
+    sa.Column("diversion", sa.String(40), nullable=False, server_default=""),
+    sa.Column("group_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("last_event", sa.String(16), nullable=False, server_default=""),
+    sa.Column("status", sa.String(16), nullable=False, server_default=""),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("duration", sa.Integer),
+    sa.Column("wait", sa.Integer),
+    sa.Column("record_link", sa.Text, nullable=False, server_default=""),
+    sa.Column("rating", sa.Integer),
+    sa.Column("second_callid", sa.String(200), nullable=False, server_default=""),
+    sa.Column("transferred_from", sa.String(200), nullable=False, server_default=""),
+    sa.Column("incoming_at", UtcDateTime),
+    sa.Column("accepted_at", UtcDateTime),
+    sa.Column("ended_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("cmd", sa.String(40), nullable=False, server_default=""),
+    sa.Column("event_type", sa.String(40), nullable=False, server_default=""),
+    sa.Column("callid", sa.String(200), nullable=False, server_default=""),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("result", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("processed_at", UtcDateTime),
+)
+
+webhook_effects = sa.Table(
+    "webhook_effects",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("delivery_id", sa.Integer, nullable=False),
 )

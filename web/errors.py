@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from core.errors import Conflict, InvalidCredentials, NotFound, PermissionDenied, ValidationError
 from core.i18n import gettext as _
+from core.telephony.protocol import InvalidWebhook
 from web.auth import NotAuthenticated
 from web.htmx import wants_fragment
 from web.templating import render
@@ -71,6 +72,12 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     return error_response(request, status, message or _titles()[status])
 
 
+async def invalid_webhook(request: Request, exc: Exception) -> Response:
+    """The PBX's own error shape (PROTOCOL.md §1.6), with what exactly is wrong."""
+    assert isinstance(exc, InvalidWebhook)
+    return JSONResponse({"error": "Invalid parameters", "details": exc.errors}, status_code=400)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {
@@ -96,6 +103,7 @@ EXCEPTION_HANDLERS = {
     Conflict: domain_error,
     InvalidCredentials: domain_error,
     ValidationError: domain_error,
+    InvalidWebhook: invalid_webhook,
     HTTPException: http_error,
     Exception: server_error,
 }

@@ -6,6 +6,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from web import api
+from web.megafon_webhook import megafon_webhook
 from web.views import clients, employees, session, settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -64,6 +65,8 @@ routes = [
     Route("/clients/{client_id:int}/notes", clients.add_note, methods=POST, name="client_note"),
     Route("/clients/{client_id:int}/messages", clients.earlier_messages, name="client_messages"),
     Route("/clients/{client_id:int}/call", clients.call, methods=POST, name="client_call"),
+    # The PBX
+    Route("/megafon_webhook", megafon_webhook, methods=POST, name="megafon_webhook"),
     # Public API, Salebot style
     Route("/api/{api_key:str}/callback", api.callback, methods=BOTH, name="api_callback"),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

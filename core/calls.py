@@ -1,0 +1,63 @@
+"""Calls: one record per project and PBX `callid`, gathered from its events and history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.db import Database
+from core.tables import calls, users
+
+# Outcome fields that only `history` writes; an event arriving after it never touches them.
+OUTCOME = ("status", "started_at", "duration", "wait", "record_link")
+
+
+async def ensure_call(db: Database, project_id: int, callid: str, now: datetime) -> dict[str, Any]:
+    """The call with this id, created empty on first mention (safe against a concurrent twin)."""
+    row = await db.fetch_one(
+        calls.select().where(calls.c.project_id == project_id, calls.c.callid == callid)
+    )
+    if row is not None:
+        return row
+    await db.insert_ignore(
+        calls,
+        {"project_id": project_id, "callid": callid, "created_at": now, "updated_at": now},
+        keys=("project_id", "callid"),
+    )
+    row = await db.fetch_one(
+        calls.select().where(calls.c.project_id == project_id, calls.c.callid == callid)
+    )
+    assert row is not None
+    return row
+
+
+async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> None:
+    if values:
+        await db.execute(calls.update().where(calls.c.id == call_id).values(**values))
+
+
+async def calls_of_client(db: Database, client_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The client's calls, newest first, with the employee the PBX user maps to (if any)."""
+    return await db.fetch_all(
+        calls.select()
+        .where(calls.c.client_id == client_id)
+        .order_by(calls.c.id.desc())
+        .limit(limit)
+    )
+
+
+async def employee_names(db: Database, project_id: int) -> dict[str, str]:
+    """PBX login, extension or number → employee name, for showing who talked."""
+    rows = await db.fetch_all(
+        sa.select(users.c.name, users.c.pbx_user).where(
+            users.c.project_id == project_id, users.c.pbx_user.is_not(None)
+        )
+    )
+    names = {}
+    for row in rows:
+        names[row["pbx_user"]] = row["name"]
+        names.setdefault(row["pbx_user"].split("@", 1)[0], row["name"])
+    return names

@@ -1,0 +1,42 @@
+"""The PBX's "who is calling?" (`cmd=contact`): the client's name and responsible employee.
+
+Answered from indexes only, while the phone rings; an unknown number is `{}` (never `[]`),
+and nobody is created: that happens when the call's events arrive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import matching, phones
+from core.db import Database
+from core.employees import CALLS_MEGAFON
+from core.tables import clients, users
+
+
+async def who_is_calling(db: Database, project_id: int, phone: str) -> dict[str, Any]:
+    digits = phones.from_pbx(phone)
+    if digits is None:
+        return {}
+    client_id = await matching.find_client(db, project_id, digits)
+    if client_id is None:
+        return {}
+    row = await db.fetch_one(
+        sa.select(
+            clients.c.name,
+            clients.c.phone,
+            users.c.pbx_user,
+            users.c.call_method,
+            users.c.is_active,
+        )
+        .select_from(clients.outerjoin(users, users.c.id == clients.c.responsible_id))
+        .where(clients.c.id == client_id)
+    )
+    assert row is not None
+    answer: dict[str, Any] = {"contact_name": row["name"] or phones.display(row["phone"] or digits)}
+    # Only an active employee the PBX knows can take the call; otherwise the PBX's own plan.
+    if row["pbx_user"] and row["is_active"] and row["call_method"] == CALLS_MEGAFON:
+        answer["responsible"] = row["pbx_user"]
+    return answer

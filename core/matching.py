@@ -1,0 +1,58 @@
+"""Which client a phone call belongs to ("Как происходит сопоставление клиента").
+
+1. the telephony client with that number;
+2. otherwise the oldest client of the project whose phone or any variable value holds that
+   number in any common format;
+3. otherwise a new client: WhatsApp if the project has any messenger connected, else telephony.
+Short internal numbers never create clients. Every step is one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from core import clients, phones, projects, search
+from core.db import Database
+from core.tables import clients as clients_table
+from core.tables import search_terms
+
+
+async def find_client(db: Database, project_id: int, digits: str) -> int | None:
+    """Steps 1 and 2 for a canonical number; None when nobody has it."""
+    telephony = await db.fetch_val(
+        sa.select(clients_table.c.id)
+        .where(
+            clients_table.c.project_id == project_id,
+            clients_table.c.phone == digits,
+            clients_table.c.client_type == clients.TELEPHONY,
+        )
+        .order_by(clients_table.c.id)
+        .limit(1)
+    )
+    if telephony is not None:
+        return telephony
+    return await db.fetch_val(
+        sa.select(search_terms.c.client_id)
+        .where(
+            search_terms.c.project_id == project_id,
+            search_terms.c.term == digits,
+            search_terms.c.kind.in_((search.PHONE, search.VARIABLE_PHONE)),
+        )
+        .order_by(search_terms.c.client_id)
+        .limit(1)
+    )
+
+
+async def match_or_create(db: Database, project_id: int, phone: str) -> int | None:
+    """The client for a caller's number, created when new; None for internal numbers."""
+    digits = phones.from_pbx(phone)
+    if digits is None:
+        return None
+    # Two webhooks about one new number must not create two clients.
+    await db.lock(f"match:{project_id}:{digits}")
+    found = await find_client(db, project_id, digits)
+    if found is not None:
+        return found
+    project = await projects.get_project(db, project_id)
+    client_type = "whatsapp" if projects.connected_messengers(project) else clients.TELEPHONY
+    return await clients.create_for_phone(db, project_id, digits, client_type)

@@ -1,0 +1,128 @@
+"""What a call webhook does to the CRM: the call record, dialog notifications, client variables.
+
+The notification texts are a public contract that bots match literally:
+`megafon_call_event <TYPE>` and `megafon_call_status <Status>`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from core import calls, dialogs, matching, variables
+from core.db import Database
+from core.telephony import protocol
+from core.telephony.protocol import Webhook
+
+# INCOMING and CANCELLED only drive the incoming-call popup; they write nothing to the dialog.
+DIALOG_EVENTS = (protocol.ACCEPTED, protocol.COMPLETED, protocol.OUTGOING, protocol.TRANSFERRED)
+
+
+def event_text(event_type: str) -> str:
+    return f"megafon_call_event {event_type}"
+
+
+def status_text(status: str) -> str:
+    return f"megafon_call_status {status}"
+
+
+def _identity(hook: Webhook) -> dict[str, Any]:
+    """The fields every webhook may tell about its call; blanks never erase what is known."""
+    values = {
+        "phone": hook.phone,
+        "direction": hook.direction,
+        "pbx_user": hook.user,
+        "ext": hook.ext,
+        "telnum": hook.telnum,
+        "diversion": hook.diversion,
+        "group_name": hook.group_name,
+    }
+    return {k: v[:200] for k, v in values.items() if v}
+
+
+def _call_variables(hook: Webhook, call: dict[str, Any]) -> dict[str, str]:
+    values = {
+        "megafon_call_direction": hook.direction or call["direction"],
+        "megafon_call_ext": hook.ext or call["ext"],
+        "megafon_call_id": hook.callid,
+        "megafon_call_user": hook.user or call["pbx_user"],
+        "megafon_record_link": hook.link,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> None:
+    """Apply an event, history or rating webhook (inside the caller's transaction)."""
+    call = await calls.ensure_call(db, project_id, hook.callid, now)
+    client_id = call["client_id"]
+    if client_id is None and hook.phone:
+        client_id = await matching.match_or_create(db, project_id, hook.phone)
+    final = bool(call["status"])
+    values: dict[str, Any] = {**_identity(hook), "client_id": client_id, "updated_at": now}
+    if final:  # history has spoken: later deliveries may add details, never change the outcome
+        values = {k: v for k, v in values.items() if not call[k] or k in ("updated_at",)}
+    text = None
+    if hook.cmd == protocol.EVENT:
+        values.update(_event_values(hook, call, now, final))
+        if hook.event_type in DIALOG_EVENTS:
+            text = event_text(hook.event_type)
+    elif hook.cmd == protocol.HISTORY:
+        values.update(_history_values(hook, call, now))
+        text = status_text(hook.status)
+    elif hook.cmd == protocol.RATING:
+        values["rating"] = hook.rating
+    await calls.update_call(db, call["id"], values)
+    if (
+        hook.cmd == protocol.EVENT
+        and hook.event_type == protocol.TRANSFERRED
+        and hook.second_callid
+    ):
+        second = await calls.ensure_call(db, project_id, hook.second_callid, now)
+        await calls.update_call(
+            db,
+            second["id"],
+            {
+                "transferred_from": hook.callid,
+                "client_id": second["client_id"] or client_id,
+                "phone": second["phone"] or hook.phone,
+                "direction": second["direction"] or "in",
+            },
+        )
+    if client_id is None:
+        return  # an internal call: nothing to show in a client's dialog
+    if hook.cmd != protocol.RATING:
+        await variables.set_variables(db, project_id, client_id, _call_variables(hook, call))
+    if text:
+        await dialogs.add_message(db, project_id, client_id, dialogs.SYSTEM, text)
+
+
+def _event_values(
+    hook: Webhook, call: dict[str, Any], now: datetime, final: bool
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if not final:
+        values["last_event"] = hook.event_type
+    if hook.event_type == protocol.INCOMING and call["incoming_at"] is None:
+        values["incoming_at"] = now
+    if hook.event_type == protocol.ACCEPTED and call["accepted_at"] is None:
+        values["accepted_at"] = now
+    if hook.event_type in (protocol.COMPLETED, protocol.CANCELLED) and call["ended_at"] is None:
+        values["ended_at"] = now
+    if hook.event_type == protocol.TRANSFERRED and hook.second_callid:
+        values["second_callid"] = hook.second_callid
+    return values
+
+
+def _history_values(hook: Webhook, call: dict[str, Any], now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": hook.status, "direction": hook.direction}
+    values["started_at"] = hook.start or call["incoming_at"] or call["created_at"]
+    values["duration"] = hook.duration if hook.duration is not None else 0
+    if hook.wait is not None:
+        values["wait"] = hook.wait
+    if hook.link:
+        values["record_link"] = hook.link
+    if hook.rating is not None:
+        values["rating"] = hook.rating
+    if call["ended_at"] is None:
+        values["ended_at"] = now
+    return values

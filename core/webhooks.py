@@ -1,0 +1,167 @@
+"""Receiving PBX webhooks: nothing acknowledged is lost, nothing takes effect twice.
+
+Each webhook with a valid token is stored raw in `webhook_deliveries` and applied in the same
+transaction; the caller answers the PBX only after `receive` returns, that is after the commit.
+A repeated delivery (same call, command and event type, or the same history) finds its key in
+`webhook_effects` and changes nothing. A processing failure rolls back the effects only: the
+raw payload stays, with the error, for an admin to read and re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from core import clock, contacts
+from core.db import Database
+from core.errors import NotFound
+from core.i18n import gettext as _
+from core.tables import webhook_deliveries, webhook_effects
+from core.telephony import notifications, protocol
+from core.telephony.protocol import InvalidWebhook, Webhook
+
+log = logging.getLogger("crm.webhooks")
+
+OK, DUPLICATE, REJECTED, ERROR = "ok", "duplicate", "rejected", "error"
+RESULTS = (OK, DUPLICATE, REJECTED, ERROR)
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What became of one delivery; `answer` is the JSON body the PBX gets back."""
+
+    delivery_id: int
+    result: str
+    answer: Mapping[str, Any]
+    error: str = ""
+
+
+async def _store(
+    db: Database,
+    project_id: int,
+    fields: Mapping[str, str],
+    now: datetime,
+    result: str,
+    error: str = "",
+) -> int:
+    return await db.execute(
+        webhook_deliveries.insert().values(
+            project_id=project_id,
+            received_at=now,
+            cmd=fields.get("cmd", "")[:40],
+            event_type=(
+                fields.get("type", "")
+                if fields.get("cmd") != "history"
+                else fields.get("status", "")
+            )[:40],
+            callid=fields.get("callid", "")[:200],
+            payload=json.dumps(dict(fields), ensure_ascii=False, sort_keys=True),
+            result=result,
+            error=error,
+            processed_at=now if result != ERROR else None,
+        )
+    )
+
+
+async def _apply(
+    db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime
+) -> tuple[str, Mapping[str, Any]]:
+    if hook.cmd == protocol.CONTACT:
+        return OK, await contacts.who_is_calling(db, project_id, hook.phone)
+    if not await db.insert_ignore(
+        webhook_effects,
+        {"project_id": project_id, "key": hook.dedupe_key, "delivery_id": delivery_id},
+        keys=("project_id", "key"),
+    ):
+        return DUPLICATE, {"status": "ok"}
+    await notifications.apply(db, project_id, hook, now)
+    return OK, {"status": "ok"}
+
+
+async def _process(
+    db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime
+) -> Receipt:
+    """Apply in a savepoint: on failure the effects go, the delivery stays with its error."""
+    try:
+        async with db.transaction():
+            result, answer = await _apply(db, project_id, hook, delivery_id, now)
+    except Exception as e:  # any failure is kept for the journal, never lost
+        log.exception("webhook %s failed", delivery_id)
+        message = f"{type(e).__name__}: {e}"[:2000]
+        await db.execute(
+            webhook_deliveries.update()
+            .where(webhook_deliveries.c.id == delivery_id)
+            .values(result=ERROR, error=message, processed_at=None)
+        )
+        return Receipt(delivery_id, ERROR, {"error": "Processing failed"}, message)
+    await db.execute(
+        webhook_deliveries.update()
+        .where(webhook_deliveries.c.id == delivery_id)
+        .values(result=result, error="", processed_at=now)
+    )
+    return Receipt(delivery_id, result, answer)
+
+
+async def receive(db: Database, project_id: int, fields: Mapping[str, str]) -> Receipt:
+    """Store and apply one webhook; raises `InvalidWebhook` (after journaling it) for bad input."""
+    now = clock.now()
+    fields = {k: v for k, v in fields.items() if k != "crm_token"}
+    try:
+        hook = protocol.parse(fields)
+    except InvalidWebhook as e:
+        await _store(db, project_id, fields, now, REJECTED, str(e))
+        raise
+    async with db.transaction():
+        delivery_id = await _store(db, project_id, fields, now, OK)
+        return await _process(db, project_id, hook, delivery_id, now)
+
+
+async def rerun(db: Database, project_id: int, delivery_id: int) -> Receipt:
+    """Apply a failed delivery again (after the cause was fixed)."""
+    async with db.transaction():
+        row = await db.fetch_one(
+            webhook_deliveries.select().where(
+                webhook_deliveries.c.id == delivery_id,
+                webhook_deliveries.c.project_id == project_id,
+            )
+        )
+        if row is None or row["result"] != ERROR:
+            raise NotFound(_("Такого неудачного вебхука нет."))
+        hook = protocol.parse(json.loads(row["payload"]))
+        return await _process(db, project_id, hook, delivery_id, clock.now())
+
+
+async def journal(
+    db: Database,
+    project_id: int,
+    *,
+    result: str | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Recent deliveries, newest first; the second value continues the list."""
+    query = webhook_deliveries.select().where(webhook_deliveries.c.project_id == project_id)
+    if result in RESULTS:
+        query = query.where(webhook_deliveries.c.result == result)
+    if before is not None:
+        query = query.where(webhook_deliveries.c.id < before)
+    rows = await db.fetch_all(query.order_by(webhook_deliveries.c.id.desc()).limit(limit + 1))
+    for row in rows:
+        row["fields"] = json.loads(row["payload"])
+    more = len(rows) > limit
+    return rows[:limit], rows[limit - 1]["id"] if more else None
+
+
+async def failed_count(db: Database, project_id: int) -> int:
+    return await db.fetch_val(
+        sa.select(sa.func.count())
+        .select_from(webhook_deliveries)
+        .where(webhook_deliveries.c.project_id == project_id, webhook_deliveries.c.result == ERROR)
+    )
