@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.db import Database
+from core.i18n import gettext as _
 from core.tables import calls, users
 
 # Outcome fields that only `history` writes; an event arriving after it never touches them.
@@ -61,3 +62,29 @@ async def employee_names(db: Database, project_id: int) -> dict[str, str]:
         names[row["pbx_user"]] = row["name"]
         names.setdefault(row["pbx_user"].split("@", 1)[0], row["name"])
     return names
+
+
+def status_label(call: Mapping[str, Any]) -> str:
+    """The call's outcome in words, or where it is now while it is still going on."""
+    outcomes = {
+        "Success": _("Успешный"),
+        "Missed": _("Пропущенный"),
+        "Cancel": _("Отменён"),
+        "Busy": _("Занято"),
+        "NotAvailable": _("Абонент недоступен"),
+        "NotAllowed": _("Направление запрещено"),
+        "NotFound": _("Абонент не найден"),
+    }
+    going_on = {
+        "INCOMING": _("Звонит"),
+        "OUTGOING": _("Набор номера"),
+        "ACCEPTED": _("Разговор"),
+        "TRANSFERRED": _("Переведён"),
+        "COMPLETED": _("Завершён"),
+        "CANCELLED": _("Отменён"),
+    }
+    return outcomes.get(call["status"]) or going_on.get(call["last_event"], "—")
+
+
+def direction_label(direction: str) -> str:
+    return {"in": _("Входящий"), "out": _("Исходящий")}.get(direction, "—")

@@ -33,6 +33,15 @@ RESULTS = (OK, DUPLICATE, REJECTED, ERROR)
 PAGE_SIZE = 50
 
 
+def result_label(result: str) -> str:
+    return {
+        OK: _("выполнен"),
+        DUPLICATE: _("повтор"),
+        REJECTED: _("отклонён"),
+        ERROR: _("ошибка"),
+    }.get(result, result)
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What became of one delivery; `answer` is the JSON body the PBX gets back."""

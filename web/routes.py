@@ -7,7 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from web import api
 from web.megafon_webhook import megafon_webhook
-from web.views import clients, employees, session, settings
+from web.views import clients, employees, session, settings, webhooks
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -67,6 +67,8 @@ routes = [
     Route("/clients/{client_id:int}/call", clients.call, methods=POST, name="client_call"),
     # The PBX
     Route("/megafon_webhook", megafon_webhook, methods=POST, name="megafon_webhook"),
+    Route("/webhooks", webhooks.journal, name="webhooks"),
+    Route("/webhooks/{delivery_id:int}/rerun", webhooks.rerun, methods=POST, name="webhook_rerun"),
     # Public API, Salebot style
     Route("/api/{api_key:str}/callback", api.callback, methods=BOTH, name="api_callback"),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

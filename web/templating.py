@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from core import clients, employees, phones, projects
+from core import calls, clients, employees, phones, projects, webhooks
 from core.i18n import LANGUAGES, current_language, gettext, ngettext, pgettext
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -25,6 +25,12 @@ def _format_time(value: datetime | None, with_date: bool = True) -> str:
     return local.strftime("%d.%m.%Y %H:%M" if with_date else "%H:%M")
 
 
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -36,10 +42,14 @@ def _environment() -> Environment:
     env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext)
     env.filters["phone"] = phones.display
     env.filters["time"] = _format_time
+    env.filters["duration"] = _duration
     env.globals.update(
         role_label=employees.role_label,
         call_method_label=employees.call_method_label,
         client_type_label=clients.client_type_label,
+        call_status_label=calls.status_label,
+        direction_label=calls.direction_label,
+        webhook_result_label=webhooks.result_label,
         CALL_METHODS=employees.CALL_METHODS,
         ROLES=employees.ROLES,
         CLIENT_TYPES=clients.CLIENT_TYPES,

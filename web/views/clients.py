@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from core import clients, dialogs, employees, variables
+from core import calls, clients, dialogs, employees, variables
 from core.errors import ValidationError
 from core.i18n import gettext as _
 from web.auth import login_required
@@ -87,6 +87,8 @@ async def _card_context(request: Request, client_id: int) -> dict[str, Any]:
         "client": client,
         "variables": await variables.list_variables(db, client_id),
         "dialog": await dialogs.dialog(db, project_id, client_id),
+        "calls": await calls.calls_of_client(db, client_id),
+        "staff_names": await calls.employee_names(db, project_id),
     }
 
 

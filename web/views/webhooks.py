@@ -1,0 +1,42 @@
+"""«Журнал вебхуков» (admins): what the PBX sent, what became of it, and re-running failures."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from core import webhooks
+from web.auth import admin_required
+from web.forms import query_int
+from web.templating import render
+
+
+@admin_required
+async def journal(request: Request) -> Response:
+    """Recent deliveries, newest first, filterable by result."""
+    result = request.query_params.get("result") or None
+    entries, next_before = await webhooks.journal(
+        request.state.db,
+        request.state.user["project_id"],
+        result=result,
+        before=query_int(request, "before"),
+    )
+    context = {
+        "entries": entries,
+        "next_before": next_before,
+        "result": result,
+        "results": webhooks.RESULTS,
+        "rerun": request.query_params.get("rerun"),
+    }
+    return render(request, "webhooks/journal.html", context)
+
+
+@admin_required
+async def rerun(request: Request) -> Response:
+    """Apply a failed delivery again."""
+    receipt = await webhooks.rerun(
+        request.state.db, request.state.user["project_id"], request.path_params["delivery_id"]
+    )
+    return RedirectResponse(
+        f"/webhooks?rerun={receipt.result}#delivery-{receipt.delivery_id}", status_code=303
+    )
