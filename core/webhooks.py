@@ -60,20 +60,21 @@ async def _store(
     result: str,
     error: str = "",
 ) -> int:
+    def column(value: str, width: int) -> str:
+        return value.replace("\x00", "")[:width]  # PostgreSQL text cannot hold NUL
+
     return await db.execute(
         webhook_deliveries.insert().values(
             project_id=project_id,
             received_at=now,
-            cmd=fields.get("cmd", "")[:40],
-            event_type=(
-                fields.get("type", "")
-                if fields.get("cmd") != "history"
-                else fields.get("status", "")
-            )[:40],
-            callid=fields.get("callid", "")[:200],
+            cmd=column(fields.get("cmd", ""), 40),
+            event_type=column(
+                fields.get("status" if fields.get("cmd") == "history" else "type", ""), 40
+            ),
+            callid=column(fields.get("callid", ""), 200),
             payload=json.dumps(dict(fields), ensure_ascii=False, sort_keys=True),
             result=result,
-            error=error,
+            error=error.replace("\x00", ""),
             processed_at=now if result != ERROR else None,
         )
     )

@@ -30,7 +30,10 @@ async def _params(request: Request) -> dict[str, str]:
         else:
             form = await request.form()
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return {str(k): "" if v is None else str(v) for k, v in params.items()}
+    return {
+        str(k).replace("\x00", ""): "" if v is None else str(v).replace("\x00", "")
+        for k, v in params.items()
+    }
 
 
 async def _project(request: Request) -> Mapping[str, Any] | None:

@@ -7,8 +7,9 @@ from starlette.requests import Request
 
 
 def text(form: FormData, name: str) -> str:
+    """A form field as text; NUL characters (which no database text column takes) dropped."""
     value = form.get(name)
-    return value if isinstance(value, str) else ""
+    return value.replace("\x00", "") if isinstance(value, str) else ""
 
 
 def optional_int(form: FormData, name: str) -> int | None:

@@ -26,6 +26,9 @@ def status_text(status: str) -> str:
     return f"megafon_call_status {status}"
 
 
+WIDTHS = {"phone": 40, "direction": 3, "ext": 40, "telnum": 40, "diversion": 40}  # column sizes
+
+
 def _identity(hook: Webhook) -> dict[str, Any]:
     """The fields every webhook may tell about its call; blanks never erase what is known."""
     values = {
@@ -37,7 +40,7 @@ def _identity(hook: Webhook) -> dict[str, Any]:
         "diversion": hook.diversion,
         "group_name": hook.group_name,
     }
-    return {k: v[:200] for k, v in values.items() if v}
+    return {k: v[: WIDTHS.get(k, 200)] for k, v in values.items() if v}
 
 
 def _call_variables(hook: Webhook, call: dict[str, Any]) -> dict[str, str]:

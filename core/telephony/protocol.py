@@ -114,14 +114,19 @@ def parse(raw: Mapping[str, str]) -> Webhook:
     fields = {str(k): str(v) for k, v in raw.items()}
     cmd = fields.get("cmd", "").strip().lower()
     if cmd not in COMMANDS:
-        raise InvalidWebhook({"cmd": f"unknown command {fields.get('cmd', '')!r}"[:200]})
+        raise InvalidWebhook(
+            {"cmd": f"unknown command {fields.get('cmd', '')!r}"[:200].replace("\x00", "")}
+        )
     errors: dict[str, str] = {}
     for name in REQUIRED[cmd]:
         if not fields.get(name, "").strip():
             errors[name] = f"{name} is required for cmd={cmd}"
     for name, value in fields.items():
+        label = name[:100].replace("\x00", "")
         if len(value) > MAX_FIELD or len(name) > 100:
-            errors[name[:100]] = f"{name[:100]} is longer than {MAX_FIELD} characters"
+            errors[label] = f"{label} is longer than {MAX_FIELD} characters"
+        if "\x00" in name or "\x00" in value:
+            errors[label] = f"{label} contains a NUL character"
     value = {k: v.strip() for k, v in fields.items()}
     callid = value.get("callid", "")
     if len(callid) > MAX_CALLID:
@@ -155,7 +160,10 @@ def parse(raw: Mapping[str, str]) -> Webhook:
         try:
             rating = int(value["rating"])
         except ValueError:
-            errors["rating"] = "rating must be a whole number"
+            rating = -1
+        if not 0 <= rating <= 100:  # the scale is undocumented; samples use 4
+            errors["rating"] = "rating must be a whole number from 0 to 100"
+            rating = None
     if errors:
         raise InvalidWebhook(errors)
     known = {

@@ -190,3 +190,11 @@ def test_edit_a_client(browser, admin):
     )
     facts = page(response).select_one(".facts").get_text(" ")
     assert "WhatsApp" in facts and "+7 903 111-22-33" in facts and "Не назначен" in facts
+
+
+def test_invisible_nul_characters_in_forms_are_dropped_not_a_crash(browser, admin):
+    response = browser.submit(
+        "/clients/new",
+        {"name": "Мар\x00ия", "phone": "+7 916 123-45-67", "client_type": "telephony"},
+    )
+    assert page(response).select_one("#client-title").get_text() == "Мария"
