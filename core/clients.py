@@ -127,7 +127,11 @@ async def reindex(db: Database, project_id: int, client_id: int) -> None:
     """Rewrite the client's search terms from its name, phone and variables."""
     client = await db.fetch_one(clients.select().where(clients.c.id == client_id))
     values = await db.fetch_all(
-        sa.select(client_variables.c.value).where(client_variables.c.client_id == client_id)
+        sa.select(client_variables.c.value).where(
+            client_variables.c.client_id == client_id,
+            # the telephony integration's own variables are not searched (see core.variables)
+            sa.not_(client_variables.c.name.startswith("megafon_")),
+        )
     )
     terms = search.terms_for(client["name"], client["phone"], (v["value"] for v in values))
     await db.execute(search_terms.delete().where(search_terms.c.client_id == client_id))

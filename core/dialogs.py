@@ -45,8 +45,11 @@ async def add_message(
     text: str,
     *,
     author_id: int | None = None,
+    client_checked: bool = False,
 ) -> Mapping[str, Any]:
-    """Append a message to the client's dialog and return it as the dialog shows it."""
+    """Append a message to the client's dialog and return it as the dialog shows it.
+
+    `client_checked`: the caller already knows the client belongs to the project."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     text = text.strip()
@@ -54,19 +57,21 @@ async def add_message(
         raise ValidationError.single("text", _("Напишите текст заметки."))
     if len(text) > MAX_TEXT:
         raise ValidationError.single("text", _("Текст длиннее 4000 символов."))
+    row = {
+        "project_id": project_id,
+        "client_id": client_id,
+        "kind": kind,
+        "text": text,
+        "author_id": author_id,
+        "created_at": clock.now(),
+    }
     async with db.transaction():
-        await get_client(db, project_id, client_id)
-        message_id = await db.execute(
-            messages.insert().values(
-                project_id=project_id,
-                client_id=client_id,
-                kind=kind,
-                text=text,
-                author_id=author_id,
-                created_at=clock.now(),
-            )
-        )
-        return await db.fetch_one(_with_author().where(messages.c.id == message_id))
+        if not client_checked:
+            await get_client(db, project_id, client_id)
+        message_id = await db.execute(messages.insert().values(**row))
+        if author_id is not None:
+            return await db.fetch_one(_with_author().where(messages.c.id == message_id))
+    return {**row, "id": message_id, "author_name": None}
 
 
 async def add_note(

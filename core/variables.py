@@ -15,6 +15,7 @@ from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
 from core.tables import client_variables
 
+SYSTEM_PREFIX = "megafon_"
 MAX_NAME = 100
 MAX_VALUE = 5000
 _NAME = re.compile(r"^[^\W\d]\w*$")
@@ -49,10 +50,23 @@ async def list_variables(db: Database, client_id: int) -> list[Mapping[str, Any]
     )
 
 
+def searched(name: str) -> bool:
+    """Variables written by the telephony integration (`megafon_call_direction` = `in`, an
+    extension, a call id) would only add noise to client search, so they are not indexed."""
+    return not name.startswith(SYSTEM_PREFIX)
+
+
 async def set_variables(
-    db: Database, project_id: int, client_id: int, values: Mapping[str, str]
+    db: Database,
+    project_id: int,
+    client_id: int,
+    values: Mapping[str, str],
+    *,
+    client_checked: bool = False,
 ) -> None:
-    """Create or overwrite several variables at once, then refresh the client's search terms."""
+    """Create or overwrite several variables at once, then refresh the client's search terms.
+
+    `client_checked`: the caller already knows the client belongs to the project."""
     stamp = clock.now()
     rows = [
         {
@@ -64,10 +78,11 @@ async def set_variables(
         for k, v in values.items()
     ]
     async with db.transaction():
-        await get_client(db, project_id, client_id)
-        for row in rows:
-            await db.upsert(client_variables, row, keys=("client_id", "name"))
-        await reindex(db, project_id, client_id)
+        if not client_checked:
+            await get_client(db, project_id, client_id)
+        await db.upsert(client_variables, rows, keys=("client_id", "name"))
+        if any(searched(row["name"]) for row in rows):
+            await reindex(db, project_id, client_id)
 
 
 async def set_variable(

@@ -94,9 +94,13 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
     if client_id is None:
         return  # an internal call: nothing to show in a client's dialog
     if hook.cmd != protocol.RATING:
-        await variables.set_variables(db, project_id, client_id, _call_variables(hook, call))
+        await variables.set_variables(
+            db, project_id, client_id, _call_variables(hook, call), client_checked=True
+        )
     if text:
-        await dialogs.add_message(db, project_id, client_id, dialogs.SYSTEM, text)
+        await dialogs.add_message(
+            db, project_id, client_id, dialogs.SYSTEM, text, client_checked=True
+        )
 
 
 def _event_values(

@@ -1,0 +1,243 @@
+"""Webhook throughput and latency against the real server (uvicorn) with wrk, 64 connections.
+
+    .venv/bin/python bench/webhooks.py [--db sqlite|postgresql] [--seconds 15] [--runs 3]
+
+A realistic mix per call, as the PBX sends it: contact, event INCOMING, ACCEPTED, COMPLETED and
+history (one call in five unanswered: INCOMING, CANCELLED, history Missed), for numbers of which
+half belong to existing clients. Then `contact` alone, for its own p99. Needs `wrk` (Debian).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import asyncpg
+import httpx
+
+from core import clients, projects
+from core.db import Database
+from core.migrations import migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA = """
+local bodies = {}
+local n = 0
+local counter = 0
+local offset, step = 0, 1
+function setup(thread)
+  thread:set("id", thread_id)
+  thread_id = (thread_id or 0) + 1
+end
+function init(args)
+  for line in io.lines(args[1]) do n = n + 1; bodies[n] = line end
+  offset = tonumber(id) or 0
+  step = tonumber(args[2]) or 1
+  counter = offset
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+function request()
+  counter = counter + step
+  return wrk.format(nil, "/megafon_webhook", nil, bodies[(counter % n) + 1])
+end
+"""
+
+
+def phone(i: int) -> str:
+    return f"79{(i * 7919 + 12345) % 10**9:09d}"
+
+
+def bodies(token: str, calls: int, known: int) -> tuple[list[str], list[str]]:
+    rng = random.Random(5)
+    mixed, contacts = [], []
+    for i in range(calls):
+        number = phone(rng.randrange(known)) if rng.random() < 0.5 else phone(known + i)
+        base = {
+            "callid": f"bench-{i}",
+            "phone": number,
+            "user": "ivanov",
+            "ext": "701",
+            "crm_token": token,
+        }
+        contact = urlencode(
+            {"cmd": "contact", "phone": number, "callid": base["callid"], "crm_token": token}
+        )
+        contacts.append(contact)
+        mixed.append(contact)
+        if rng.random() < 0.2:
+            steps = [("event", "INCOMING"), ("event", "CANCELLED"), ("history", "Missed")]
+        else:
+            steps = [
+                ("event", "INCOMING"),
+                ("event", "ACCEPTED"),
+                ("event", "COMPLETED"),
+                ("history", "Success"),
+            ]
+        for cmd, value in steps:
+            fields = {**base, "cmd": cmd}
+            if cmd == "event":
+                fields.update(type=value, direction="in")
+            else:
+                fields.update(
+                    type="in",
+                    status=value,
+                    start="20260101T100000Z",
+                    duration="42" if value == "Success" else "0",
+                )
+            mixed.append(urlencode(fields))
+    return mixed, contacts
+
+
+async def prepare(url: str, known: int) -> str:
+    async with Database(url) as db:
+        await migrate(db)
+        admin = await projects.create_project(db, "bench")
+        token = await projects.generate_api_key(db, admin)
+        for i in range(known):
+            await clients.create_client(
+                db, admin, clients.ClientInput(name=f"Клиент {i}", phone=phone(i))
+            )
+        return token
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, script: Path, body_file: Path, seconds: int, connections: int) -> dict:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(body_file),
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--known-clients", type=int, default=2000)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    if args.db == "sqlite":
+        url = f"sqlite:///{work}/crm.sqlite3"
+    else:
+        base = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+        async def recreate() -> None:
+            conn = await asyncpg.connect(base)
+            await conn.execute("DROP DATABASE IF EXISTS crm_bench WITH (FORCE)")
+            await conn.execute("CREATE DATABASE crm_bench")
+            await conn.close()
+
+        asyncio.run(recreate())
+        url = re.sub(r"/[^/]*$", "/crm_bench", base)
+    token = asyncio.run(prepare(url, args.known_clients))
+    mixed, contacts = bodies(token, 60_000, args.known_clients)
+    (work / "mixed.txt").write_text("\n".join(mixed))
+    (work / "contacts.txt").write_text("\n".join(contacts))
+    (work / "bench.lua").write_text(LUA)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "web", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    target = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(target + "/login", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        results = {"mixed": [], "contact": []}
+        for _ in range(args.runs):
+            results["mixed"].append(
+                wrk(target, work / "bench.lua", work / "mixed.txt", args.seconds, args.connections)
+            )
+            results["contact"].append(
+                wrk(
+                    target,
+                    work / "bench.lua",
+                    work / "contacts.txt",
+                    max(5, args.seconds // 3),
+                    args.connections,
+                )
+            )
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    print(
+        f"{args.db}, {args.connections} connections, {args.runs} runs of {args.seconds} s, "
+        f"{args.known_clients} known clients"
+    )
+    for name, runs in results.items():
+
+        def med(key: str, runs: list[dict] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        print(
+            f"{name:<8} {med('rps'):8.0f} req/s   p50 {med('p50'):6.1f} ms   "
+            f"p99 {med('p99'):6.1f} ms   non-2xx {sum(r['errors'] for r in runs)}   "
+            f"runs: {json.dumps([round(r['rps']) for r in runs])}"
+        )
+        socket_errors = [r["socket_errors"] for r in runs if r["socket_errors"]]
+        if socket_errors:
+            print("  socket errors:", socket_errors)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
