@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,25 @@ from core.tables import calls, users
 OUTCOME = ("status", "started_at", "duration", "wait", "record_link")
 
 
+# Prebuilt once: the webhook path runs these thousands of times a second.
+_CALL = calls.select().where(
+    calls.c.project_id == sa.bindparam("p_project"), calls.c.callid == sa.bindparam("p_callid")
+)
+
+
+@functools.cache
+def _update(columns: tuple[str, ...]) -> sa.Update:
+    return (
+        calls.update()
+        .where(calls.c.id == sa.bindparam("p_id"))
+        .values({c: sa.bindparam(c) for c in columns})
+    )
+
+
 async def ensure_call(db: Database, project_id: int, callid: str, now: datetime) -> dict[str, Any]:
     """The call with this id, created empty on first mention (safe against a concurrent twin)."""
-    row = await db.fetch_one(
-        calls.select().where(calls.c.project_id == project_id, calls.c.callid == callid)
-    )
+    key = {"p_project": project_id, "p_callid": callid}
+    row = await db.fetch_one(_CALL, key)
     if row is not None:
         return row
     await db.insert_ignore(
@@ -28,16 +43,14 @@ async def ensure_call(db: Database, project_id: int, callid: str, now: datetime)
         {"project_id": project_id, "callid": callid, "created_at": now, "updated_at": now},
         keys=("project_id", "callid"),
     )
-    row = await db.fetch_one(
-        calls.select().where(calls.c.project_id == project_id, calls.c.callid == callid)
-    )
+    row = await db.fetch_one(_CALL, key)
     assert row is not None
     return row
 
 
 async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> None:
     if values:
-        await db.execute(calls.update().where(calls.c.id == call_id).values(**values))
+        await db.execute(_update(tuple(sorted(values))), {**values, "p_id": call_id})
 
 
 async def calls_of_client(db: Database, client_id: int, limit: int = 50) -> list[dict[str, Any]]:

@@ -15,6 +15,14 @@ from core.db import Database
 from core.employees import CALLS_MEGAFON
 from core.tables import clients, users
 
+_CONTACT = (
+    sa.select(
+        clients.c.name, clients.c.phone, users.c.pbx_user, users.c.call_method, users.c.is_active
+    )
+    .select_from(clients.outerjoin(users, users.c.id == clients.c.responsible_id))
+    .where(clients.c.id == sa.bindparam("p_client"))
+)
+
 
 async def who_is_calling(db: Database, project_id: int, phone: str) -> dict[str, Any]:
     digits = phones.from_pbx(phone)
@@ -23,17 +31,7 @@ async def who_is_calling(db: Database, project_id: int, phone: str) -> dict[str,
     client_id = await matching.find_client(db, project_id, digits)
     if client_id is None:
         return {}
-    row = await db.fetch_one(
-        sa.select(
-            clients.c.name,
-            clients.c.phone,
-            users.c.pbx_user,
-            users.c.call_method,
-            users.c.is_active,
-        )
-        .select_from(clients.outerjoin(users, users.c.id == clients.c.responsible_id))
-        .where(clients.c.id == client_id)
-    )
+    row = await db.fetch_one(_CONTACT, {"p_client": client_id})
     assert row is not None
     answer: dict[str, Any] = {"contact_name": row["name"] or phones.display(row["phone"] or digits)}
     # Only an active employee the PBX knows can take the call; otherwise the PBX's own plan.

@@ -16,6 +16,7 @@ Callers see one API: `fetch_all/one/val`, `execute`, `execute_many`, `upsert`, `
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -27,7 +28,7 @@ import databases
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, visitors
 
 Query = ClauseElement | str
 Values = Mapping[str, Any] | None
@@ -44,6 +45,17 @@ def normalise_url(url: str) -> str:
 def sqlite_path(url: str) -> str:
     path = url.split("://", 1)[1]
     return path[1:] if path.startswith("/") else path  # sqlite:////abs → /abs, sqlite:///rel → rel
+
+
+def _with_values(statement: ClauseElement, values: Mapping[str, Any]) -> ClauseElement:
+    """What `ClauseElement.params()` does, for INSERT/UPDATE statements too."""
+
+    def bind(parameter: sa.BindParameter[Any]) -> None:
+        if parameter.key in values:
+            parameter.value = values[parameter.key]
+            parameter.required = False
+
+    return visitors.cloned_traverse(statement, {}, {"bindparam": bind})
 
 
 class _SqliteConnection:
@@ -155,6 +167,13 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.disconnect()
 
+    def _bound(self, query: Query, values: Values) -> tuple[Query, Values]:
+        """`databases` reads values of a Core statement as INSERT/UPDATE values; statements
+        prebuilt with `bindparam()` get theirs bound here instead."""
+        if self._pg is not None and values and not isinstance(query, str):
+            return _with_values(query, values), None
+        return query, values
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         current = self._current.get()
@@ -185,11 +204,13 @@ class Database:
                 self._current.reset(token)
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
+        query, values = self._bound(query, values)
         async with self._connection() as conn:
             rows = await conn.fetch_all(query, values)
         return rows if self._sqlite else [dict(row._mapping) for row in rows]
 
     async def fetch_one(self, query: Query, values: Values = None) -> dict[str, Any] | None:
+        query, values = self._bound(query, values)
         async with self._connection() as conn:
             row = await conn.fetch_one(query, values)
         if row is None or self._sqlite:
@@ -197,10 +218,12 @@ class Database:
         return dict(row._mapping)
 
     async def fetch_val(self, query: Query, values: Values = None) -> Any:
+        query, values = self._bound(query, values)
         async with self._connection() as conn:
             return await conn.fetch_val(query, values)
 
     async def execute(self, query: Query, values: Values = None) -> Any:
+        query, values = self._bound(query, values)
         async with self._connection() as conn:
             return await conn.execute(query, values)
 
@@ -225,25 +248,33 @@ class Database:
         rows = [rows] if isinstance(rows, Mapping) else list(rows)
         if not rows:
             return
-        columns = tuple(rows[0])
-        statement = self._insert(table).values({c: sa.bindparam(c) for c in columns})
-        statement = statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={c: statement.excluded[c] for c in columns if c not in keys},
-        )
-        await self.execute_many(statement, rows)
+        await self.execute_many(self._upsert(table, tuple(rows[0]), tuple(keys)), rows)
 
     async def insert_ignore(
         self, table: sa.Table, row: Mapping[str, Any], *, keys: Sequence[str]
     ) -> bool:
         """Insert a row unless one with the same `keys` exists; True when this call inserted it."""
-        statement = (
+        statement = self._insert_ignore(table, tuple(row), tuple(keys))
+        return await self.fetch_one(statement, row) is not None
+
+    @functools.cache  # noqa: B019 - a handful of statement shapes per Database, kept for its life
+    def _upsert(self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+        statement = self._insert(table).values({c: sa.bindparam(c) for c in columns})
+        return statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c: statement.excluded[c] for c in columns if c not in keys},
+        )
+
+    @functools.cache  # noqa: B019
+    def _insert_ignore(
+        self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]
+    ) -> Any:
+        return (
             self._insert(table)
-            .values(**row)
+            .values({c: sa.bindparam(c) for c in columns})
             .on_conflict_do_nothing(index_elements=list(keys))
             .returning(*(table.c[k] for k in keys))
         )
-        return await self.fetch_one(statement) is not None
 
     async def lock(self, name: str) -> None:
         """Serialise transactions that work on the same `name` until the current one ends.

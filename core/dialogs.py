@@ -23,6 +23,14 @@ MAX_TEXT = 4000
 PAGE_SIZE = 100
 
 
+_INSERT = messages.insert().values(
+    {
+        c: sa.bindparam(c)
+        for c in ("project_id", "client_id", "kind", "text", "author_id", "created_at")
+    }
+)
+
+
 @dataclass
 class DialogPage:
     """Messages oldest first; `earlier_before` loads the page before it, None at the start."""
@@ -68,7 +76,7 @@ async def add_message(
     async with db.transaction():
         if not client_checked:
             await get_client(db, project_id, client_id)
-        message_id = await db.execute(messages.insert().values(**row))
+        message_id = await db.execute(_INSERT, row)
         if author_id is not None:
             return await db.fetch_one(_with_author().where(messages.c.id == message_id))
     return {**row, "id": message_id, "author_name": None}

@@ -16,31 +16,34 @@ from core.db import Database
 from core.tables import clients as clients_table
 from core.tables import search_terms
 
+# Prebuilt once: looked up for every call while the phone rings.
+_TELEPHONY = (
+    sa.select(clients_table.c.id)
+    .where(
+        clients_table.c.project_id == sa.bindparam("p_project"),
+        clients_table.c.phone == sa.bindparam("p_phone"),
+        clients_table.c.client_type == clients.TELEPHONY,
+    )
+    .order_by(clients_table.c.id)
+    .limit(1)
+)
+_BY_TERM = (
+    sa.select(search_terms.c.client_id)
+    .where(
+        search_terms.c.project_id == sa.bindparam("p_project"),
+        search_terms.c.term == sa.bindparam("p_phone"),
+        search_terms.c.kind.in_((search.PHONE, search.VARIABLE_PHONE)),
+    )
+    .order_by(search_terms.c.client_id)
+    .limit(1)
+)
+
 
 async def find_client(db: Database, project_id: int, digits: str) -> int | None:
     """Steps 1 and 2 for a canonical number; None when nobody has it."""
-    telephony = await db.fetch_val(
-        sa.select(clients_table.c.id)
-        .where(
-            clients_table.c.project_id == project_id,
-            clients_table.c.phone == digits,
-            clients_table.c.client_type == clients.TELEPHONY,
-        )
-        .order_by(clients_table.c.id)
-        .limit(1)
-    )
-    if telephony is not None:
-        return telephony
-    return await db.fetch_val(
-        sa.select(search_terms.c.client_id)
-        .where(
-            search_terms.c.project_id == project_id,
-            search_terms.c.term == digits,
-            search_terms.c.kind.in_((search.PHONE, search.VARIABLE_PHONE)),
-        )
-        .order_by(search_terms.c.client_id)
-        .limit(1)
-    )
+    key = {"p_project": project_id, "p_phone": digits}
+    found = await db.fetch_val(_TELEPHONY, key)
+    return found if found is not None else await db.fetch_val(_BY_TERM, key)
 
 
 async def match_or_create(db: Database, project_id: int, phone: str) -> int | None:

@@ -60,11 +60,14 @@ async def generate_api_key(db: Database, project_id: int) -> str:
     return key
 
 
+_BY_KEY = projects.select().where(projects.c.api_key == sa.bindparam("key"))
+
+
 async def project_by_api_key(db: Database, key: str | None) -> Mapping[str, Any] | None:
     """The project whose current API key this is, or None."""
     if not key or len(key) > 64:
         return None
-    row = await db.fetch_one(projects.select().where(projects.c.api_key == key))
+    row = await db.fetch_one(_BY_KEY, {"key": key})
     if row is None or not hmac.compare_digest(row["api_key"].encode(), key.encode()):
         return None
     return row

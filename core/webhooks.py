@@ -52,6 +52,38 @@ class Receipt:
     error: str = ""
 
 
+_COLUMNS = (
+    "project_id",
+    "received_at",
+    "cmd",
+    "event_type",
+    "callid",
+    "payload",
+    "result",
+    "error",
+    "processed_at",
+)
+_STORE = webhook_deliveries.insert().values({c: sa.bindparam(c) for c in _COLUMNS})
+_SET_RESULT = (
+    webhook_deliveries.update()
+    .where(webhook_deliveries.c.id == sa.bindparam("p_id"))
+    .values(
+        result=sa.bindparam("result"),
+        error=sa.bindparam("error"),
+        processed_at=sa.bindparam("processed_at"),
+    )
+)
+
+
+async def _set_result(
+    db: Database, delivery_id: int, result: str, error: str, processed_at: datetime | None
+) -> None:
+    await db.execute(
+        _SET_RESULT,
+        {"p_id": delivery_id, "result": result, "error": error, "processed_at": processed_at},
+    )
+
+
 async def _store(
     db: Database,
     project_id: int,
@@ -63,21 +95,20 @@ async def _store(
     def column(value: str, width: int) -> str:
         return value.replace("\x00", "")[:width]  # PostgreSQL text cannot hold NUL
 
-    return await db.execute(
-        webhook_deliveries.insert().values(
-            project_id=project_id,
-            received_at=now,
-            cmd=column(fields.get("cmd", ""), 40),
-            event_type=column(
-                fields.get("status" if fields.get("cmd") == "history" else "type", ""), 40
-            ),
-            callid=column(fields.get("callid", ""), 200),
-            payload=json.dumps(dict(fields), ensure_ascii=False, sort_keys=True),
-            result=result,
-            error=error.replace("\x00", ""),
-            processed_at=now if result != ERROR else None,
-        )
-    )
+    row = {
+        "project_id": project_id,
+        "received_at": now,
+        "cmd": column(fields.get("cmd", ""), 40),
+        "event_type": column(
+            fields.get("status" if fields.get("cmd") == "history" else "type", ""), 40
+        ),
+        "callid": column(fields.get("callid", ""), 200),
+        "payload": json.dumps(dict(fields), ensure_ascii=False, sort_keys=True),
+        "result": result,
+        "error": error.replace("\x00", ""),
+        "processed_at": now if result != ERROR else None,
+    }
+    return await db.execute(_STORE, row)
 
 
 async def _apply(
@@ -96,7 +127,7 @@ async def _apply(
 
 
 async def _process(
-    db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime
+    db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime, stored_as: str
 ) -> Receipt:
     """Apply in a savepoint: on failure the effects go, the delivery stays with its error."""
     try:
@@ -105,17 +136,10 @@ async def _process(
     except Exception as e:  # any failure is kept for the journal, never lost
         log.exception("webhook %s failed", delivery_id)
         message = f"{type(e).__name__}: {e}"[:2000]
-        await db.execute(
-            webhook_deliveries.update()
-            .where(webhook_deliveries.c.id == delivery_id)
-            .values(result=ERROR, error=message, processed_at=None)
-        )
+        await _set_result(db, delivery_id, ERROR, message, None)
         return Receipt(delivery_id, ERROR, {"error": "Processing failed"}, message)
-    await db.execute(
-        webhook_deliveries.update()
-        .where(webhook_deliveries.c.id == delivery_id)
-        .values(result=result, error="", processed_at=now)
-    )
+    if result != stored_as:
+        await _set_result(db, delivery_id, result, "", now)
     return Receipt(delivery_id, result, answer)
 
 
@@ -130,7 +154,7 @@ async def receive(db: Database, project_id: int, fields: Mapping[str, str]) -> R
         raise
     async with db.transaction():
         delivery_id = await _store(db, project_id, fields, now, OK)
-        return await _process(db, project_id, hook, delivery_id, now)
+        return await _process(db, project_id, hook, delivery_id, now, OK)
 
 
 async def rerun(db: Database, project_id: int, delivery_id: int) -> Receipt:
@@ -145,7 +169,7 @@ async def rerun(db: Database, project_id: int, delivery_id: int) -> Receipt:
         if row is None or row["result"] != ERROR:
             raise NotFound(_("Такого неудачного вебхука нет."))
         hook = protocol.parse(json.loads(row["payload"]))
-        return await _process(db, project_id, hook, delivery_id, clock.now())
+        return await _process(db, project_id, hook, delivery_id, clock.now(), ERROR)
 
 
 async def journal(
