@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--known-clients", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -187,7 +188,7 @@ def main() -> None:
     (work / "bench.lua").write_text(LUA)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "web", "serve", "--port", str(port)],
+        [sys.executable, "-m", "web", "serve", "--port", str(port), "--workers", str(args.workers)],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"},
         stdout=subprocess.DEVNULL,
@@ -221,7 +222,7 @@ def main() -> None:
         server.wait(30)
     print(
         f"{args.db}, {args.connections} connections, {args.runs} runs of {args.seconds} s, "
-        f"{args.known_clients} known clients"
+        f"{args.known_clients} known clients, {args.workers} worker(s)"
     )
     for name, runs in results.items():
 

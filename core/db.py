@@ -16,7 +16,9 @@ Callers see one API: `fetch_all/one/val`, `execute`, `execute_many`, `upsert`, `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -73,11 +75,22 @@ class _SqliteConnection:
             "synchronous=NORMAL",
             "foreign_keys=ON",
             "busy_timeout=30000",
+            "wal_autocheckpoint=0",
         ):
             self.conn.exec_driver_sql(f"PRAGMA {pragma}")
         self.depth = 0
+        # Checkpoints copy the WAL into the database file and fsync it: that can take a
+        # hundred milliseconds, so they run on their own connection in a worker thread
+        # (`Database` calls `checkpoint` every second) instead of inside a commit on the
+        # event loop, where SQLite's automatic checkpoint would run them.
+        self.checkpointer = sqlite3.connect(path, check_same_thread=False, timeout=30)
+
+    def checkpoint(self) -> None:
+        self.checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
+        self.checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.checkpointer.close()
         self.conn.close()
         self.engine.dispose()
 
@@ -151,9 +164,19 @@ class Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._sqlite = _SqliteConnection(path)
+        self._checkpoints = asyncio.create_task(self._checkpoint_every(1.0))
+
+    async def _checkpoint_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            if self._sqlite is not None:
+                await anyio.to_thread.run_sync(self._sqlite.checkpoint)
 
     async def disconnect(self) -> None:
         if self._sqlite is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
             async with self._lock:
                 self._sqlite.close()
             self._sqlite = None

@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
+        "--workers", type=int, default=1, help="число процессов (для нагрузки и PostgreSQL)"
+    )
+    serve.add_argument(
         "--demo", action="store_true", help="заполнить пустую базу демо-проектом и клиентами"
     )
 
@@ -68,13 +71,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         asyncio.run(_demo(settings))
     print(f"CRM работает: http://{args.host}:{args.port}/")
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        proxy_headers=True,
-        timeout_graceful_shutdown=5,
-    )
+    if args.workers > 1:
+        # Worker processes import the app themselves; the settings come from the same
+        # environment (SECRET_KEY is already kept in data/ by now, so they agree).
+        uvicorn.run(
+            "web.app:from_environ",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            proxy_headers=True,
+            timeout_graceful_shutdown=5,
+        )
+    else:
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            proxy_headers=True,
+            timeout_graceful_shutdown=5,
+        )
     return 0
 
 

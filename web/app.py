@@ -16,6 +16,7 @@ from core.migrations import migrate
 from core.passwords import Passwords
 from web.errors import EXCEPTION_HANDLERS
 from web.i18n import LanguageMiddleware
+from web.megafon_webhook import PbxFastPath
 from web.routes import routes
 from web.settings import Settings
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> Starlette:
             }
 
     middleware = [
+        Middleware(PbxFastPath),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,
@@ -62,3 +64,8 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+
+
+def from_environ() -> Starlette:
+    """The app configured from the environment: the factory uvicorn's worker processes import."""
+    return create_app(Settings.from_environ())

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core import projects, webhooks
 from core.telephony.protocol import InvalidWebhook
+from web.errors import http_error, invalid_webhook, server_error
 
 MAX_BODY = 64 * 1024
 
@@ -48,3 +51,31 @@ async def megafon_webhook(request: Request) -> Response:
     receipt = await webhooks.receive(request.state.db, project["id"], fields)
     status = 500 if receipt.result == webhooks.ERROR else 200
     return JSONResponse(receipt.answer, status_code=status)
+
+
+class PbxFastPath:
+    """Serves the PBX's POSTs ahead of the browser middleware (session, CSRF, language):
+    a machine with a token needs none of it, and the PBX sends thousands a second.
+    Errors go through the same handlers as everywhere else (`web/errors.py`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == "/megafon_webhook"
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await megafon_webhook(request)
+        except InvalidWebhook as e:
+            response = await invalid_webhook(request, e)
+        except HTTPException as e:  # e.g. a multipart body that cannot be parsed
+            response = await http_error(request, e)
+        except Exception as e:
+            response = await server_error(request, e)
+        await response(scope, receive, send)
