@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.db import Database
+from core.db import Database, prepared
 from core.i18n import gettext as _
 from core.tables import calls, users
 
@@ -18,8 +18,10 @@ OUTCOME = ("status", "started_at", "duration", "wait", "record_link")
 
 
 # Prebuilt once: the webhook path runs these thousands of times a second.
-_CALL = calls.select().where(
-    calls.c.project_id == sa.bindparam("p_project"), calls.c.callid == sa.bindparam("p_callid")
+_CALL = prepared(
+    calls.select().where(
+        calls.c.project_id == sa.bindparam("p_project"), calls.c.callid == sa.bindparam("p_callid")
+    )
 )
 
 

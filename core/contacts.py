@@ -11,13 +11,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import matching, phones
-from core.db import Database
+from core.db import Database, prepared
 from core.employees import CALLS_MEGAFON
 from core.tables import clients, users
 
-_CONTACT = (
+_CONTACT = prepared(
     sa.select(
-        clients.c.name, clients.c.phone, users.c.pbx_user, users.c.call_method, users.c.is_active
+        clients.c.name,
+        clients.c.phone,
+        users.c.pbx_user,
+        users.c.call_method,
+        users.c.is_active,
     )
     .select_from(clients.outerjoin(users, users.c.id == clients.c.responsible_id))
     .where(clients.c.id == sa.bindparam("p_client"))

@@ -32,7 +32,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import ClauseElement, visitors
 
-Query = ClauseElement | str
+
+class Prepared:
+    """A statement built once at import with `bindparam()`s, run thousands of times a second.
+
+    On SQLite it is compiled once and executed straight on the driver's cursor, with
+    SQLAlchemy's own bind and result processors (so `UtcDateTime` and friends still apply);
+    elsewhere it is the ordinary statement."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self.compiled: Any = None  # (sql, parameter names, defaults, processors, columns)
+
+
+def prepared(statement: ClauseElement) -> Prepared:
+    return Prepared(statement)
+
+
+Query = ClauseElement | str | Prepared
 Values = Mapping[str, Any] | None
 
 
@@ -98,47 +115,100 @@ class _SqliteConnection:
         statement = sa.text(query) if isinstance(query, str) else query
         return self.conn.execute(statement, dict(values or {}))
 
+    def _compile(self, query: Prepared) -> Any:
+        dialect = self.engine.dialect
+        compiled = query.statement.compile(dialect=dialect)
+        if compiled.has_out_parameters or compiled._post_compile_expanded_state is not None:
+            raise ValueError("prepared statements take plain parameters only (no IN lists)")
+        processors = compiled._bind_processors
+        defaults = {name: bind.value for bind, name in compiled.bind_names.items()}
+        columns = [
+            (entry.keyname, entry.type._cached_result_processor(dialect, None))
+            for entry in compiled._result_columns
+        ]
+        query.compiled = (str(compiled), compiled.positiontup or [], defaults, processors, columns)
+        return query.compiled
+
+    def _cursor(self, query: Prepared, values: Values) -> Any:
+        sql, names, defaults, processors, _ = query.compiled or self._compile(query)
+        values = values or {}
+        parameters = []
+        for name in names:
+            value = values[name] if name in values else defaults[name]
+            processor = processors.get(name)
+            parameters.append(processor(value) if processor and value is not None else value)
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        return raw.execute(sql, parameters)
+
+    def _rows(self, query: Prepared, cursor: Any) -> list[dict[str, Any]]:
+        columns = query.compiled[4]
+        return [
+            {key: (p(v) if p else v) for (key, p), v in zip(columns, row, strict=True)}
+            for row in cursor.fetchall()
+        ]
+
     def _all(self, query: Query, values: Values) -> list[dict[str, Any]]:
+        if isinstance(query, Prepared):
+            return self._rows(query, self._cursor(query, values))
         return [dict(row) for row in self._run(query, values).mappings()]
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
         return await anyio.to_thread.run_sync(self._all, query, values)
 
     async def fetch_one(self, query: Query, values: Values = None) -> dict[str, Any] | None:
+        if isinstance(query, Prepared):
+            rows = self._rows(query, self._cursor(query, values))
+            return rows[0] if rows else None
         row = self._run(query, values).mappings().first()
         return None if row is None else dict(row)
 
     async def fetch_val(self, query: Query, values: Values = None) -> Any:
+        if isinstance(query, Prepared):
+            row = await self.fetch_one(query, values)
+            return None if row is None else next(iter(row.values()))
         return self._run(query, values).scalar()
 
     async def execute(self, query: Query, values: Values = None) -> Any:
+        if isinstance(query, Prepared):
+            cursor = self._cursor(query, values)
+            if query.compiled[4]:  # RETURNING
+                rows = self._rows(query, cursor)
+                return next(iter(rows[0].values())) if rows else None
+            return cursor.lastrowid
         result = self._run(query, values)
         if result.is_insert and not result.returns_rows and result.inserted_primary_key:
             return result.inserted_primary_key[0]
         return result.lastrowid
 
     async def execute_many(self, query: Query, values: list[Mapping[str, Any]]) -> None:
+        if isinstance(query, Prepared):
+            for row in values:
+                self._cursor(query, row)
+            return
         statement = sa.text(query) if isinstance(query, str) else query
         self.conn.execute(statement, [dict(v) for v in values])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
+        # Transaction control goes straight to the driver: SQLAlchemy's execution path
+        # costs several times the statement itself, and the engine is in autocommit mode.
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
         self.depth += 1
         savepoint = f"sp{self.depth}"
-        self.conn.exec_driver_sql(
-            "BEGIN IMMEDIATE" if self.depth == 1 else f"SAVEPOINT {savepoint}"
-        )
+        raw.execute("BEGIN IMMEDIATE" if self.depth == 1 else f"SAVEPOINT {savepoint}")
         try:
             yield
         except BaseException:
             if self.depth == 1:
-                self.conn.exec_driver_sql("ROLLBACK")
+                raw.execute("ROLLBACK")
             else:
-                self.conn.exec_driver_sql(f"ROLLBACK TO {savepoint}")
-                self.conn.exec_driver_sql(f"RELEASE {savepoint}")
+                raw.execute(f"ROLLBACK TO {savepoint}")
+                raw.execute(f"RELEASE {savepoint}")
             raise
         else:
-            self.conn.exec_driver_sql("COMMIT" if self.depth == 1 else f"RELEASE {savepoint}")
+            raw.execute("COMMIT" if self.depth == 1 else f"RELEASE {savepoint}")
         finally:
             self.depth -= 1
 
@@ -193,6 +263,8 @@ class Database:
     def _bound(self, query: Query, values: Values) -> tuple[Query, Values]:
         """`databases` reads values of a Core statement as INSERT/UPDATE values; statements
         prebuilt with `bindparam()` get theirs bound here instead."""
+        if self._pg is not None and isinstance(query, Prepared):
+            query = query.statement
         if self._pg is not None and values and not isinstance(query, str):
             return _with_values(query, values), None
         return query, values
@@ -253,6 +325,8 @@ class Database:
     async def execute_many(self, query: Query, values: Sequence[Mapping[str, Any]]) -> None:
         if not values:
             return
+        if isinstance(query, Prepared) and self._pg is not None:
+            query = query.statement
         async with self._connection() as conn:
             await conn.execute_many(query, list(values))
 
@@ -283,16 +357,18 @@ class Database:
     @functools.cache  # noqa: B019 - a handful of statement shapes per Database, kept for its life
     def _upsert(self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
         statement = self._insert(table).values({c: sa.bindparam(c) for c in columns})
-        return statement.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={c: statement.excluded[c] for c in columns if c not in keys},
+        return Prepared(
+            statement.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c: statement.excluded[c] for c in columns if c not in keys},
+            )
         )
 
     @functools.cache  # noqa: B019
     def _insert_ignore(
         self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]
     ) -> Any:
-        return (
+        return Prepared(
             self._insert(table)
             .values({c: sa.bindparam(c) for c in columns})
             .on_conflict_do_nothing(index_elements=list(keys))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from core import clock
 from core.clients import get_client
-from core.db import Database
+from core.db import Database, prepared
 from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.tables import messages, users
@@ -23,11 +23,13 @@ MAX_TEXT = 4000
 PAGE_SIZE = 100
 
 
-_INSERT = messages.insert().values(
-    {
-        c: sa.bindparam(c)
-        for c in ("project_id", "client_id", "kind", "text", "author_id", "created_at")
-    }
+_INSERT = prepared(
+    messages.insert().values(
+        {
+            c: sa.bindparam(c)
+            for c in ("project_id", "client_id", "kind", "text", "author_id", "created_at")
+        }
+    )
 )
 
 

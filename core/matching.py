@@ -12,12 +12,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from core import clients, phones, projects, search
-from core.db import Database
+from core.db import Database, prepared
 from core.tables import clients as clients_table
 from core.tables import search_terms
 
 # Prebuilt once: looked up for every call while the phone rings.
-_TELEPHONY = (
+_TELEPHONY = prepared(
     sa.select(clients_table.c.id)
     .where(
         clients_table.c.project_id == sa.bindparam("p_project"),
@@ -27,12 +27,12 @@ _TELEPHONY = (
     .order_by(clients_table.c.id)
     .limit(1)
 )
-_BY_TERM = (
+_BY_TERM = prepared(
     sa.select(search_terms.c.client_id)
     .where(
         search_terms.c.project_id == sa.bindparam("p_project"),
         search_terms.c.term == sa.bindparam("p_phone"),
-        search_terms.c.kind.in_((search.PHONE, search.VARIABLE_PHONE)),
+        sa.or_(search_terms.c.kind == search.PHONE, search_terms.c.kind == search.VARIABLE_PHONE),
     )
     .order_by(search_terms.c.client_id)
     .limit(1)

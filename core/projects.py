@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import clock
-from core.db import Database
+from core.db import Database, prepared
 from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
 from core.tables import projects
@@ -60,7 +60,7 @@ async def generate_api_key(db: Database, project_id: int) -> str:
     return key
 
 
-_BY_KEY = projects.select().where(projects.c.api_key == sa.bindparam("key"))
+_BY_KEY = prepared(projects.select().where(projects.c.api_key == sa.bindparam("key")))
 
 
 async def project_by_api_key(db: Database, key: str | None) -> Mapping[str, Any] | None:

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import clock, contacts
-from core.db import Database
+from core.db import Database, prepared
 from core.errors import NotFound
 from core.i18n import gettext as _
 from core.tables import webhook_deliveries, webhook_effects
@@ -63,8 +63,8 @@ _COLUMNS = (
     "error",
     "processed_at",
 )
-_STORE = webhook_deliveries.insert().values({c: sa.bindparam(c) for c in _COLUMNS})
-_SET_RESULT = (
+_STORE = prepared(webhook_deliveries.insert().values({c: sa.bindparam(c) for c in _COLUMNS}))
+_SET_RESULT = prepared(
     webhook_deliveries.update()
     .where(webhook_deliveries.c.id == sa.bindparam("p_id"))
     .values(
