@@ -47,7 +47,7 @@ function init(args)
   for line in io.lines(args[1]) do n = n + 1; bodies[n] = line end
   offset = tonumber(id) or 0
   step = tonumber(args[2]) or 1
-  counter = offset
+  counter = offset + (tonumber(args[3]) or 0)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 end
@@ -121,7 +121,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wrk(url: str, script: Path, body_file: Path, seconds: int, connections: int) -> dict:
+def wrk(
+    url: str, script: Path, body_file: Path, seconds: int, connections: int, start: int
+) -> dict:
+    """One wrk run; `start` skips the bodies earlier runs sent, so nothing is a duplicate."""
     out = subprocess.run(
         [
             "wrk",
@@ -182,7 +185,7 @@ def main() -> None:
         asyncio.run(recreate())
         url = re.sub(r"/[^/]*$", "/crm_bench", base)
     token = asyncio.run(prepare(url, args.known_clients))
-    mixed, contacts = bodies(token, 60_000, args.known_clients)
+    mixed, contacts = bodies(token, 80_000, args.known_clients)
     (work / "mixed.txt").write_text("\n".join(mixed))
     (work / "contacts.txt").write_text("\n".join(contacts))
     (work / "bench.lua").write_text(LUA)
@@ -192,8 +195,7 @@ def main() -> None:
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=(work / "server.log").open("w"),  # a pipe nobody reads would stall the server
     )
     target = f"http://127.0.0.1:{port}"
     try:
@@ -204,17 +206,19 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         results = {"mixed": [], "contact": []}
-        for _ in range(args.runs):
+        lua = work / "bench.lua"
+        for run in range(args.runs):
             results["mixed"].append(
-                wrk(target, work / "bench.lua", work / "mixed.txt", args.seconds, args.connections)
+                wrk(target, lua, work / "mixed.txt", args.seconds, args.connections, run * 100_000)
             )
             results["contact"].append(
                 wrk(
                     target,
-                    work / "bench.lua",
+                    lua,
                     work / "contacts.txt",
                     max(5, args.seconds // 3),
                     args.connections,
+                    run * 20_000,
                 )
             )
     finally:
