@@ -29,6 +29,7 @@ import anyio.to_thread
 import databases
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import ClauseElement, visitors
 
@@ -43,12 +44,45 @@ class Prepared:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self.compiled: Any = None  # (sql, parameter names, defaults, processors, columns)
+        self.pg: Any = None  # the same for asyncpg's `$n` parameters
+
+
+def compile_prepared(statement: ClauseElement, dialect: Any) -> Any:
+    """SQL text, parameter order, default values, bind and result processors, once."""
+    compiled = statement.compile(dialect=dialect)
+    if compiled._post_compile_expanded_state is not None or compiled.post_compile_params:
+        raise ValueError("prepared statements take plain parameters only (no IN lists)")
+    defaults = {name: bind.value for bind, name in compiled.bind_names.items()}
+    columns = [
+        (entry.keyname, entry.type._cached_result_processor(dialect, None))
+        for entry in compiled._result_columns
+    ]
+    return (str(compiled), compiled.positiontup or [], defaults, compiled._bind_processors, columns)
+
+
+def bind_values(prepared: Any, values: Mapping[str, Any] | None) -> list[Any]:
+    _, names, defaults, processors, _ = prepared
+    values = values or {}
+    parameters = []
+    for name in names:
+        value = values[name] if name in values else defaults[name]
+        processor = processors.get(name)
+        parameters.append(processor(value) if processor and value is not None else value)
+    return parameters
+
+
+def result_rows(prepared: Any, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    columns = prepared[4]
+    return [
+        {key: (p(v) if p else v) for (key, p), v in zip(columns, row, strict=True)} for row in rows
+    ]
 
 
 def prepared(statement: ClauseElement) -> Prepared:
     return Prepared(statement)
 
 
+_ASYNCPG = asyncpg_dialect.dialect()
 Query = ClauseElement | str | Prepared
 Values = Mapping[str, Any] | None
 
@@ -115,38 +149,15 @@ class _SqliteConnection:
         statement = sa.text(query) if isinstance(query, str) else query
         return self.conn.execute(statement, dict(values or {}))
 
-    def _compile(self, query: Prepared) -> Any:
-        dialect = self.engine.dialect
-        compiled = query.statement.compile(dialect=dialect)
-        if compiled.has_out_parameters or compiled._post_compile_expanded_state is not None:
-            raise ValueError("prepared statements take plain parameters only (no IN lists)")
-        processors = compiled._bind_processors
-        defaults = {name: bind.value for bind, name in compiled.bind_names.items()}
-        columns = [
-            (entry.keyname, entry.type._cached_result_processor(dialect, None))
-            for entry in compiled._result_columns
-        ]
-        query.compiled = (str(compiled), compiled.positiontup or [], defaults, processors, columns)
-        return query.compiled
-
     def _cursor(self, query: Prepared, values: Values) -> Any:
-        sql, names, defaults, processors, _ = query.compiled or self._compile(query)
-        values = values or {}
-        parameters = []
-        for name in names:
-            value = values[name] if name in values else defaults[name]
-            processor = processors.get(name)
-            parameters.append(processor(value) if processor and value is not None else value)
+        if query.compiled is None:
+            query.compiled = compile_prepared(query.statement, self.engine.dialect)
         raw = self.conn.connection.dbapi_connection
         assert raw is not None
-        return raw.execute(sql, parameters)
+        return raw.execute(query.compiled[0], bind_values(query.compiled, values))
 
     def _rows(self, query: Prepared, cursor: Any) -> list[dict[str, Any]]:
-        columns = query.compiled[4]
-        return [
-            {key: (p(v) if p else v) for (key, p), v in zip(columns, row, strict=True)}
-            for row in cursor.fetchall()
-        ]
+        return result_rows(query.compiled, cursor.fetchall())
 
     def _all(self, query: Query, values: Values) -> list[dict[str, Any]]:
         if isinstance(query, Prepared):
@@ -260,6 +271,18 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.disconnect()
 
+    async def _pg_prepared(self, query: Prepared, values: Values) -> list[dict[str, Any]]:
+        """A prepared statement on asyncpg directly: compiled once, `$n` parameters."""
+        if query.pg is None:
+            statement = query.statement
+            if isinstance(statement, sa.Insert) and not statement._returning:
+                # asyncpg has no lastrowid: new ids come back through RETURNING
+                statement = statement.returning(*statement.table.primary_key.columns)
+            query.pg = compile_prepared(statement, _ASYNCPG)
+        async with self._connection() as conn:
+            rows = await conn.raw_connection.fetch(query.pg[0], *bind_values(query.pg, values))
+        return result_rows(query.pg, rows)
+
     def _bound(self, query: Query, values: Values) -> tuple[Query, Values]:
         """`databases` reads values of a Core statement as INSERT/UPDATE values; statements
         prebuilt with `bindparam()` get theirs bound here instead."""
@@ -299,12 +322,17 @@ class Database:
                 self._current.reset(token)
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
+        if self._pg is not None and isinstance(query, Prepared):
+            return await self._pg_prepared(query, values)
         query, values = self._bound(query, values)
         async with self._connection() as conn:
             rows = await conn.fetch_all(query, values)
         return rows if self._sqlite else [dict(row._mapping) for row in rows]
 
     async def fetch_one(self, query: Query, values: Values = None) -> dict[str, Any] | None:
+        if self._pg is not None and isinstance(query, Prepared):
+            rows = await self._pg_prepared(query, values)
+            return rows[0] if rows else None
         query, values = self._bound(query, values)
         async with self._connection() as conn:
             row = await conn.fetch_one(query, values)
@@ -313,11 +341,17 @@ class Database:
         return dict(row._mapping)
 
     async def fetch_val(self, query: Query, values: Values = None) -> Any:
+        if self._pg is not None and isinstance(query, Prepared):
+            rows = await self._pg_prepared(query, values)
+            return next(iter(rows[0].values())) if rows else None
         query, values = self._bound(query, values)
         async with self._connection() as conn:
             return await conn.fetch_val(query, values)
 
     async def execute(self, query: Query, values: Values = None) -> Any:
+        if self._pg is not None and isinstance(query, Prepared):
+            rows = await self._pg_prepared(query, values)
+            return next(iter(rows[0].values())) if rows else None
         query, values = self._bound(query, values)
         async with self._connection() as conn:
             return await conn.execute(query, values)
@@ -326,7 +360,9 @@ class Database:
         if not values:
             return
         if isinstance(query, Prepared) and self._pg is not None:
-            query = query.statement
+            for row in values:
+                await self._pg_prepared(query, row)
+            return
         async with self._connection() as conn:
             await conn.execute_many(query, list(values))
 
