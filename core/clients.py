@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core import clock, phones, search
-from core.db import Database
+from core.db import Database, prepared
 from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
 from core.projects import MESSENGERS
@@ -90,15 +90,14 @@ async def create_client(db: Database, project_id: int, data: ClientInput) -> int
 
 async def create_for_phone(db: Database, project_id: int, phone: str, client_type: str) -> int:
     """A client created from a call: the number is already canonical, there is no name yet."""
-    client_id = await db.execute(
-        clients.insert().values(
-            project_id=project_id,
-            name="",
-            client_type=client_type,
-            phone=phone,
-            created_at=clock.now(),
-        )
-    )
+    row = {
+        "project_id": project_id,
+        "name": "",
+        "client_type": client_type,
+        "phone": phone,
+        "created_at": clock.now(),
+    }
+    client_id = await db.execute(_NEW_CLIENT, row)
     await reindex(db, project_id, client_id)
     return client_id
 
@@ -123,19 +122,40 @@ async def get_client(db: Database, project_id: int, client_id: int) -> Mapping[s
     return row
 
 
+_CLIENT = prepared(
+    sa.select(clients.c.name, clients.c.phone).where(clients.c.id == sa.bindparam("p_client"))
+)
+_SEARCHED_VALUES = prepared(
+    sa.select(client_variables.c.value).where(
+        client_variables.c.client_id == sa.bindparam("p_client"),
+        # the telephony integration's own variables are not searched (see core.variables)
+        client_variables.c.name.not_like("megafon\\_%", escape="\\"),
+    )
+)
+_DROP_TERMS = prepared(
+    search_terms.delete().where(search_terms.c.client_id == sa.bindparam("p_client"))
+)
+_ADD_TERM = prepared(
+    search_terms.insert().values(
+        {c: sa.bindparam(c) for c in ("project_id", "term", "client_id", "kind")}
+    )
+)
+_NEW_CLIENT = prepared(
+    clients.insert().values(
+        {c: sa.bindparam(c) for c in ("project_id", "name", "client_type", "phone", "created_at")}
+    )
+)
+
+
 async def reindex(db: Database, project_id: int, client_id: int) -> None:
     """Rewrite the client's search terms from its name, phone and variables."""
-    client = await db.fetch_one(clients.select().where(clients.c.id == client_id))
-    values = await db.fetch_all(
-        sa.select(client_variables.c.value).where(
-            client_variables.c.client_id == client_id,
-            # the telephony integration's own variables are not searched (see core.variables)
-            sa.not_(client_variables.c.name.startswith("megafon_")),
-        )
-    )
+    key = {"p_client": client_id}
+    client = await db.fetch_one(_CLIENT, key)
+    assert client is not None
+    values = await db.fetch_all(_SEARCHED_VALUES, key)
     terms = search.terms_for(client["name"], client["phone"], (v["value"] for v in values))
-    await db.execute(search_terms.delete().where(search_terms.c.client_id == client_id))
-    await db.execute_many(search_terms.insert(), search.rows_for(project_id, client_id, terms))
+    await db.execute(_DROP_TERMS, key)
+    await db.execute_many(_ADD_TERM, search.rows_for(project_id, client_id, terms))
 
 
 def _listing() -> sa.Select:

@@ -165,6 +165,8 @@ class _SqliteConnection:
         return [dict(row) for row in self._run(query, values).mappings()]
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
+        if isinstance(query, Prepared):  # indexed and short by design: no thread round trip
+            return self._all(query, values)
         return await anyio.to_thread.run_sync(self._all, query, values)
 
     async def fetch_one(self, query: Query, values: Values = None) -> dict[str, Any] | None:

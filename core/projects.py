@@ -41,8 +41,11 @@ async def create_project(db: Database, name: str) -> int:
     )
 
 
+_BY_ID = prepared(projects.select().where(projects.c.id == sa.bindparam("p_id")))
+
+
 async def get_project(db: Database, project_id: int) -> Mapping[str, Any]:
-    row = await db.fetch_one(projects.select().where(projects.c.id == project_id))
+    row = await db.fetch_one(_BY_ID, {"p_id": project_id})
     if row is None:
         raise NotFound(_("Проект не найден."))
     return row

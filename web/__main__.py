@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="писать строку на каждый запрос (вебхуки АТС и так видны в журнале вебхуков)",
+    )
+    serve.add_argument(
         "--workers", type=int, default=1, help="число процессов (для нагрузки и PostgreSQL)"
     )
     serve.add_argument(
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             proxy_headers=True,
             timeout_graceful_shutdown=5,
+            access_log=args.access_log,
         )
     else:
         uvicorn.run(
@@ -90,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             proxy_headers=True,
             timeout_graceful_shutdown=5,
+            access_log=args.access_log,
         )
     return 0
 

@@ -46,3 +46,16 @@ async def test_variables_of_another_projects_client_are_out_of_reach(db):
         await variables.set_variable(db, ours["project_id"], client["id"], "city", "Москва")
     with pytest.raises(NotFound):
         await variables.delete_variable(db, theirs["project_id"], client["id"], "nothing")
+
+
+async def test_the_integrations_own_variables_are_not_searched(db):
+    from core import clients
+
+    admin = await builders.admin(db)
+    pid = admin["project_id"]
+    client = await builders.client(db, pid)
+    await variables.set_variables(
+        db, pid, client["id"], {"megafon_call_id": "zx81-call", "megafonish": "zx82-value"}
+    )
+    assert (await clients.find_clients(db, pid, "zx81")).clients == []
+    assert len((await clients.find_clients(db, pid, "zx82")).clients) == 1
