@@ -17,7 +17,7 @@ import time
 
 import sqlalchemy as sa
 
-from core import clients, search
+from core import clients, contacts, search
 from core.db import Database
 from core.migrations import migrate
 from core.tables import search_terms
@@ -125,6 +125,22 @@ async def main() -> None:
             "variable value": "казань 5",
             "nothing found": "zzzz",
         }
+        lookups = {
+            "contact: the client's phone": phone(args.clients // 3),
+            "contact: phone in a variable": phone(args.clients + 17),
+            "contact: unknown number": "79990000000",
+        }
+        for label, number in lookups.items():
+            times = []
+            for _ in range(args.rounds):
+                t = time.perf_counter()
+                answer = await contacts.who_is_calling(db, project_id, number)
+                times.append((time.perf_counter() - t) * 1000)
+            times.sort()
+            print(
+                f"{label:<30} median {statistics.median(times):6.2f} ms   "
+                f"p95 {times[int(len(times) * 0.95) - 1]:6.2f} ms   {answer}"
+            )
         for label, query in queries.items():
             times, found = [], 0
             for _ in range(args.rounds):

@@ -413,6 +413,20 @@ class Database:
             .returning(*(table.c[k] for k in keys))
         )
 
+    async def query_plan(self, query: Query, values: Values = None) -> str:
+        """SQLite's EXPLAIN QUERY PLAN for a statement: which indexes it would use."""
+        if self._sqlite is None:
+            raise NotImplementedError("query plans are read on SQLite")
+        statement = query.statement if isinstance(query, Prepared) else query
+        compiled = compile_prepared(
+            sa.text(statement) if isinstance(statement, str) else statement,
+            self._sqlite.engine.dialect,
+        )
+        raw = self._sqlite.conn.connection.dbapi_connection
+        assert raw is not None
+        rows = raw.execute("EXPLAIN QUERY PLAN " + compiled[0], bind_values(compiled, values))
+        return " | ".join(row[3] for row in rows)
+
     async def lock(self, name: str) -> None:
         """Serialise transactions that work on the same `name` until the current one ends.
 

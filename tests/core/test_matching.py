@@ -114,3 +114,15 @@ async def test_contact_for_an_unknown_or_unreachable_responsible(db):
     # Answering creates nobody.
     assert await contacts.who_is_calling(db, pid, "79031112233") == {}
     assert await matching.find_client(db, pid, "79031112233") is None
+
+
+async def test_every_matching_lookup_is_an_index_search(db):
+    """No lookup while the phone rings scans clients or variables (the 1,000,000 promise)."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN is the one read here")
+    admin = await builders.admin(db)
+    await builders.client(db, admin["project_id"])
+    key = {"p_project": admin["project_id"], "p_phone": "79161234567", "p_client": 1}
+    for statement in (matching._TELEPHONY, matching._BY_TERM, contacts._CONTACT):
+        plan = await db.query_plan(statement, key)
+        assert all(step.strip().startswith("SEARCH") for step in plan.split("|")), plan
