@@ -49,6 +49,7 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
         database_url=f"sqlite:///{tmp_path}/crm.sqlite3", secret_key="browser", cheap_passwords=True
     )
     with LiveServer(create_app(settings)) as server:
+        server.database_url = settings.database_url
         yield server
 
 
