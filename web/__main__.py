@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=True,
             timeout_graceful_shutdown=5,
             access_log=args.access_log,
+            # Measured: under full load uvloop served some connections 10-20x later than
+            # others (p99 180-400 ms against a 17 ms median); the stock loop keeps the p99 near
+            # the median at the same throughput.
+            loop="asyncio",
         )
     else:
         uvicorn.run(
@@ -97,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=True,
             timeout_graceful_shutdown=5,
             access_log=args.access_log,
+            # Measured: under full load uvloop served some connections 10-20x later than
+            # others (p99 180-400 ms against a 17 ms median); the stock loop keeps the p99 near
+            # the median at the same throughput.
+            loop="asyncio",
         )
     return 0
 
