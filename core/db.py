@@ -309,11 +309,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """All statements inside commit together or not at all; nested calls are savepoints."""
-        current = self._current.get()
-        if current is not None:
-            async with current.transaction():
-                yield
+        """All statements inside commit together or not at all.
+
+        Inside another transaction this simply joins it: a failure rolls the whole thing back.
+        Where a part must be able to fail on its own, use `savepoint()`."""
+        if self._current.get() is not None:
+            yield
             return
         async with self._connection() as conn:
             token = self._current.set(conn)
@@ -322,6 +323,17 @@ class Database:
                     yield
             finally:
                 self._current.reset(token)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the current transaction that rolls back alone when it raises."""
+        current = self._current.get()
+        if current is None:
+            async with self.transaction():
+                yield
+            return
+        async with current.transaction():
+            yield
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
         if self._pg is not None and isinstance(query, Prepared):

@@ -131,7 +131,7 @@ async def _process(
 ) -> Receipt:
     """Apply in a savepoint: on failure the effects go, the delivery stays with its error."""
     try:
-        async with db.transaction():
+        async with db.savepoint():
             result, answer = await _apply(db, project_id, hook, delivery_id, now)
     except Exception as e:  # any failure is kept for the journal, never lost
         log.exception("webhook %s failed", delivery_id)
