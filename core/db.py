@@ -390,12 +390,14 @@ class Database:
         *,
         keys: Sequence[str],
     ) -> None:
-        """Insert rows, or update the existing ones with the same `keys` (one statement shape,
-        so SQLAlchemy's compiled cache serves every call)."""
+        """Insert rows, or update the existing ones with the same `keys`: one prepared
+        multi-row statement per batch of up to 16 rows."""
         rows = [rows] if isinstance(rows, Mapping) else list(rows)
-        if not rows:
-            return
-        await self.execute_many(self._upsert(table, tuple(rows[0]), tuple(keys)), rows)
+        columns = tuple(rows[0]) if rows else ()
+        for start in range(0, len(rows), 16):
+            batch = rows[start : start + 16]
+            values = {f"{c}_{i}": row[c] for i, row in enumerate(batch) for c in columns}
+            await self.execute(self._upsert(table, columns, tuple(keys), len(batch)), values)
 
     async def insert_ignore(
         self, table: sa.Table, row: Mapping[str, Any], *, keys: Sequence[str]
@@ -405,8 +407,15 @@ class Database:
         return await self.fetch_one(statement, row) is not None
 
     @functools.cache  # noqa: B019 - a handful of statement shapes per Database, kept for its life
-    def _upsert(self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
-        statement = self._insert(table).values({c: sa.bindparam(c) for c in columns})
+    def _upsert(
+        self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...], rows: int
+    ) -> Any:
+        statement = self._insert(table).values(
+            [
+                {c: sa.bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns}
+                for i in range(rows)
+            ]
+        )
         return Prepared(
             statement.on_conflict_do_update(
                 index_elements=list(keys),
