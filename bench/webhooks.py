@@ -39,6 +39,7 @@ local bodies = {}
 local n = 0
 local counter = 0
 local offset, step = 0, 1
+local pause = 0
 function setup(thread)
   thread:set("id", thread_id)
   thread_id = (thread_id or 0) + 1
@@ -48,8 +49,12 @@ function init(args)
   offset = tonumber(id) or 0
   step = tonumber(args[2]) or 1
   counter = offset + (tonumber(args[3]) or 0)
+  pause = tonumber(args[4]) or 0
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+function delay()
+  return pause
 end
 function request()
   counter = counter + step
@@ -122,9 +127,16 @@ def free_port() -> int:
 
 
 def wrk(
-    url: str, script: Path, body_file: Path, seconds: int, connections: int, start: int
+    url: str,
+    script: Path,
+    body_file: Path,
+    seconds: int,
+    connections: int,
+    start: int,
+    pause_ms: int = 0,
 ) -> dict:
-    """One wrk run; `start` skips the bodies earlier runs sent, so nothing is a duplicate."""
+    """One wrk run; `start` skips the bodies earlier runs sent, so nothing is a duplicate;
+    `pause_ms` makes each connection wait between requests (a paced, not saturated, load)."""
     out = subprocess.run(
         [
             "wrk",
@@ -138,6 +150,8 @@ def wrk(
             "--",
             str(body_file),
             "2",
+            str(start),
+            str(pause_ms),
         ],
         capture_output=True,
         text=True,
@@ -167,6 +181,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--known-clients", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--rate",
+        type=int,
+        default=2000,
+        help="also run the mix paced to about this many webhooks/s (0: skip)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
@@ -205,7 +225,11 @@ def main() -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        results = {"mixed": [], "contact": []}
+        results: dict[str, list[dict]] = {"mixed": [], "contact": []}
+        if args.rate:
+            results[f"mix@{args.rate}/s"] = []
+        # each connection waits this long after each answer: 64 connections, about --rate/s
+        pause = max(0, round(1000 * args.connections / args.rate) - 5) if args.rate else 0
         lua = work / "bench.lua"
         for run in range(args.runs):
             results["mixed"].append(
@@ -221,6 +245,18 @@ def main() -> None:
                     run * 20_000,
                 )
             )
+            if args.rate:
+                results[f"mix@{args.rate}/s"].append(
+                    wrk(
+                        target,
+                        lua,
+                        work / "mixed.txt",
+                        args.seconds,
+                        args.connections,
+                        run * 100_000 + 50_000,
+                        pause,
+                    )
+                )
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)
@@ -234,7 +270,7 @@ def main() -> None:
             return statistics.median(r[key] for r in runs)
 
         print(
-            f"{name:<8} {med('rps'):8.0f} req/s   p50 {med('p50'):6.1f} ms   "
+            f"{name:<12} {med('rps'):8.0f} req/s   p50 {med('p50'):6.1f} ms   "
             f"p99 {med('p99'):6.1f} ms   non-2xx {sum(r['errors'] for r in runs)}   "
             f"runs: {json.dumps([round(r['rps']) for r in runs])}"
         )

@@ -130,6 +130,8 @@ class _SqliteConnection:
         ):
             self.conn.exec_driver_sql(f"PRAGMA {pragma}")
         self.depth = 0
+        self.group_open = False
+        self.pending: asyncio.Future[None] | None = None
         # Checkpoints copy the WAL into the database file and fsync it: that can take a
         # hundred milliseconds, so they run on their own connection in a worker thread
         # (`Database` calls `checkpoint` every second) instead of inside a commit on the
@@ -140,6 +142,11 @@ class _SqliteConnection:
         self.checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
+        if self.group_open:
+            raw = self.conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("COMMIT")
+            self.group_open = False
         self.checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.checkpointer.close()
         self.conn.close()
@@ -204,26 +211,58 @@ class _SqliteConnection:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        # Transaction control goes straight to the driver: SQLAlchemy's execution path
-        # costs several times the statement itself, and the engine is in autocommit mode.
+        """One logical transaction: a savepoint inside the open group transaction.
+
+        Group commit: every logical transaction that finishes in the same turn of the event
+        loop is made durable by one COMMIT (see `flushed`). Each commit writes every page it
+        touched to the WAL (about 40 KB per webhook), so sharing commits divides that I/O.
+        Transaction control goes straight to the driver, the engine being in autocommit mode.
+        """
         raw = self.conn.connection.dbapi_connection
         assert raw is not None
+        if not self.group_open:
+            raw.execute("BEGIN IMMEDIATE")
+            self.group_open = True
         self.depth += 1
         savepoint = f"sp{self.depth}"
-        raw.execute("BEGIN IMMEDIATE" if self.depth == 1 else f"SAVEPOINT {savepoint}")
+        raw.execute(f"SAVEPOINT {savepoint}")
         try:
             yield
         except BaseException:
-            if self.depth == 1:
-                raw.execute("ROLLBACK")
-            else:
-                raw.execute(f"ROLLBACK TO {savepoint}")
-                raw.execute(f"RELEASE {savepoint}")
+            raw.execute(f"ROLLBACK TO {savepoint}")
+            raw.execute(f"RELEASE {savepoint}")
             raise
         else:
-            raw.execute("COMMIT" if self.depth == 1 else f"RELEASE {savepoint}")
+            raw.execute(f"RELEASE {savepoint}")
         finally:
             self.depth -= 1
+
+    def flushed(self, lock: asyncio.Lock) -> asyncio.Future[None]:
+        """A future that completes when the group transaction is committed."""
+        if self.pending is None:
+            loop = asyncio.get_running_loop()
+            self.pending = loop.create_future()
+            loop.call_soon(self._flush, lock)
+        return self.pending
+
+    def _flush(self, lock: asyncio.Lock) -> None:
+        if lock.locked():  # someone is mid-transaction (e.g. awaiting a long read): later
+            asyncio.get_running_loop().call_soon(self._flush, lock)
+            return
+        future, self.pending = self.pending, None
+        assert future is not None
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        try:
+            if self.group_open:
+                raw.execute("COMMIT")
+        except Exception as e:
+            raw.execute("ROLLBACK")
+            future.set_exception(e)
+        else:
+            future.set_result(None)
+        finally:
+            self.group_open = False
 
 
 class Database:
@@ -316,13 +355,22 @@ class Database:
         if self._current.get() is not None:
             yield
             return
-        async with self._connection() as conn:
-            token = self._current.set(conn)
-            try:
-                async with conn.transaction():
-                    yield
-            finally:
-                self._current.reset(token)
+        flushed = None
+        try:
+            async with self._connection() as conn:
+                token = self._current.set(conn)
+                try:
+                    async with conn.transaction():
+                        yield
+                finally:
+                    self._current.reset(token)
+        finally:
+            if self._sqlite is not None:  # commit the group, also when this one failed
+                flushed = self._sqlite.flushed(self._lock)
+                flushed.add_done_callback(lambda f: f.cancelled() or f.exception())
+        if flushed is not None:
+            # Durable before the caller goes on (and, say, answers the PBX with a 200).
+            await flushed
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -363,6 +411,9 @@ class Database:
             return await conn.fetch_val(query, values)
 
     async def execute(self, query: Query, values: Values = None) -> Any:
+        if self._sqlite is not None and self._current.get() is None:
+            async with self.transaction():  # a lone write is committed like any other
+                return await self.execute(query, values)
         if self._pg is not None and isinstance(query, Prepared):
             rows = await self._pg_prepared(query, values)
             return next(iter(rows[0].values())) if rows else None
@@ -373,6 +424,9 @@ class Database:
     async def execute_many(self, query: Query, values: Sequence[Mapping[str, Any]]) -> None:
         if not values:
             return
+        if self._sqlite is not None and self._current.get() is None:
+            async with self.transaction():
+                return await self.execute_many(query, values)
         if isinstance(query, Prepared) and self._pg is not None:
             for row in values:
                 await self._pg_prepared(query, row)
