@@ -115,3 +115,13 @@ def test_demo_fills_an_empty_database_with_a_living_crm(tmp_path):
             assert client.get("/employees").text.count("<tr") == 5
     finally:
         stop(process)
+
+
+def test_serve_with_several_worker_processes(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3", "SECRET_KEY": "s"}
+    process, url = start_server(["--workers", "2"], tmp_path, env)
+    try:
+        answers = {httpx.get(url + "/", follow_redirects=True).url.path for _ in range(6)}
+        assert answers == {"/setup"}
+    finally:
+        stop(process)
