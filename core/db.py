@@ -1,16 +1,19 @@
 """The one place that knows the database drivers: connections, transactions, dialects.
 
 - **SQLite** (the embedded default): one shared connection through SQLAlchemy's own engine
-  (stdlib `sqlite3`, WAL mode). Statements and transactions run one at a time under an
-  asyncio lock. Short statements run right on the event loop: they take microseconds, while
-  a thread round trip and an uncached compile per statement (`databases` + aiosqlite)
-  cost about 1 ms each and held the webhook endpoint to 51 requests/s.
-  SQLAlchemy's compiled cache makes a statement's second run cheap. Multi-row reads run in
-  a worker thread, so a broad search never stalls the loop.
+  (stdlib `sqlite3`, WAL mode), used under an asyncio lock. Short statements run right on
+  the event loop; multi-row reads that are not prepared run in a worker thread, so a broad
+  search never stalls the loop. Group commit: logical transactions that end in the same loop
+  turn share one COMMIT (each in its own savepoint), and every caller awaits that COMMIT.
+  WAL checkpoints run every second from a worker thread on a second connection.
 - **PostgreSQL**: `databases` with asyncpg's pool, one connection per task.
+- **Prepared statements** (`prepared(...)` with `bindparam()`s) are compiled once per
+  dialect and run straight on the driver (the sqlite3 cursor, the asyncpg connection).
+  Measured: `databases` + aiosqlite compiled every statement and crossed a thread for each,
+  which held the webhook endpoint to 51 requests/s.
 
 Callers see one API: `fetch_all/one/val`, `execute`, `execute_many`, `upsert`, `insert_ignore`,
-`lock` and nestable `transaction()`; rows come back as plain dicts.
+`lock`, `query_plan`, `transaction()` (joins an outer one) and `savepoint()`; rows are dicts.
 """
 
 from __future__ import annotations
