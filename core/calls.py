@@ -56,7 +56,7 @@ async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> 
 
 
 async def calls_of_client(db: Database, client_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """The client's calls, newest first, with the employee the PBX user maps to (if any)."""
+    """The client's calls, newest first (`employee_names` tells who talked)."""
     return await db.fetch_all(
         calls.select()
         .where(calls.c.client_id == client_id)

@@ -52,11 +52,6 @@ def use_language(language: str) -> Iterator[None]:
         _language.reset(token)
 
 
-def set_language(language: str) -> None:
-    """Switch the language for the rest of the current context (one request or task)."""
-    _language.set(language if language in LANGUAGES else DEFAULT_LANGUAGE)
-
-
 def gettext(message: str) -> str:
     return translations(_language.get()).gettext(message)
 

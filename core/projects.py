@@ -89,7 +89,3 @@ async def set_messengers(db: Database, project_id: int, messengers: Iterable[str
         projects.update().where(projects.c.id == project_id).values(messengers=",".join(chosen))
     )
     return chosen
-
-
-async def list_projects(db: Database) -> list[Mapping[str, Any]]:
-    return await db.fetch_all(sa.select(projects).order_by(projects.c.id))

@@ -191,11 +191,3 @@ async def journal(
         row["fields"] = json.loads(row["payload"])
     more = len(rows) > limit
     return rows[:limit], rows[limit - 1]["id"] if more else None
-
-
-async def failed_count(db: Database, project_id: int) -> int:
-    return await db.fetch_val(
-        sa.select(sa.func.count())
-        .select_from(webhook_deliveries)
-        .where(webhook_deliveries.c.project_id == project_id, webhook_deliveries.c.result == ERROR)
-    )
