@@ -1,7 +1,7 @@
 """The `callback` API method: a message for the bot, unseen by the client, in its dialog.
 
-As in Salebot, the client is named by `client_id` or `client_phone`; every other parameter
-is saved as a client variable.
+As in Salebot, the client is named by `client_id` or `client_phone` (found by the same rule
+as a caller: see core.matching); every other parameter is saved as a client variable.
 """
 
 from __future__ import annotations
@@ -9,27 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
-
-from core import dialogs, phones, variables
+from core import dialogs, matching, phones, variables
 from core.clients import get_client
 from core.db import Database
 from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
-from core.tables import clients
 
 RESERVED = {"client_id", "client_phone", "message"}
-
-
-async def client_by_phone(db: Database, project_id: int, phone: str) -> int | None:
-    """The oldest client of the project with this phone (any common spelling)."""
-    digits = phones.parse(phone, field="client_phone")
-    return await db.fetch_val(
-        sa.select(clients.c.id)
-        .where(clients.c.project_id == project_id, clients.c.phone == digits)
-        .order_by(clients.c.id)
-        .limit(1)
-    )
 
 
 async def callback(db: Database, project_id: int, params: Mapping[str, str]) -> Mapping[str, Any]:
@@ -40,7 +26,8 @@ async def callback(db: Database, project_id: int, params: Mapping[str, str]) -> 
     if params.get("client_id", "").strip().isdigit():
         client_id = (await get_client(db, project_id, int(params["client_id"])))["id"]
     elif params.get("client_phone", "").strip():
-        client_id = await client_by_phone(db, project_id, params["client_phone"])
+        digits = phones.parse(params["client_phone"], field="client_phone")
+        client_id = await matching.find_client(db, project_id, digits)
         if client_id is None:
             raise NotFound(_("Клиент с таким телефоном не найден."))
     else:

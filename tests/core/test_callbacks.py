@@ -31,3 +31,15 @@ async def test_a_callback_names_what_is_missing(db):
         await callbacks.callback(
             db, admin["project_id"], {"client_phone": "79161234567", "message": "hi"}
         )
+
+
+async def test_client_phone_finds_the_client_the_way_calls_do(db):
+    admin = await builders.admin(db)
+    client = await builders.client(
+        db, admin["project_id"], phone="+7 903 000-00-01", client_type="vk"
+    )
+    await variables.set_variable(db, admin["project_id"], client["id"], "work", "8 (916) 123-45-67")
+    message = await callbacks.callback(
+        db, admin["project_id"], {"client_phone": "+79161234567", "message": "перезвонить"}
+    )
+    assert message["client_id"] == client["id"]
