@@ -18,11 +18,12 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 MOSCOW = timezone(timedelta(hours=3))  # the teams we serve read times in Moscow time
 
 
-def _format_time(value: datetime | None, with_date: bool = True) -> str:
+def _format_time(value: datetime | None, with_date: bool = True, seconds: bool = False) -> str:
     if value is None:
         return ""
     local = value.astimezone(MOSCOW)
-    return local.strftime("%d.%m.%Y %H:%M" if with_date else "%H:%M")
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return local.strftime(f"%d.%m.%Y {clock}" if with_date else clock)
 
 
 def _duration(seconds: int | None) -> str:
