@@ -4,7 +4,9 @@
 
 A realistic mix per call, as the PBX sends it: contact, event INCOMING, ACCEPTED, COMPLETED and
 history (one call in five unanswered: INCOMING, CANCELLED, history Missed), for numbers of which
-half belong to existing clients. Then `contact` alone, for its own p99. Needs `wrk` (Debian).
+half belong to existing clients, saturated and paced to `--rate`; during both, a probe asks
+`contact` every 10 ms on one more connection and times each answer (wrk cannot time one command
+of a mix). Then `contact` alone. Needs `wrk` (Debian).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -173,6 +177,55 @@ def wrk(
     }
 
 
+class ContactProbe(threading.Thread):
+    """The PBX's view of `contact` while the mix runs: one more connection asking
+    "who is calling?" every 10 ms and timing each answer (wrk cannot time per command)."""
+
+    def __init__(self, port: int, bodies: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.port, self.bodies = port, bodies
+        self.latencies: list[float] = []
+        self.failures = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = HTTPConnection("127.0.0.1", self.port, timeout=10)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        self.started = time.perf_counter()
+        for body in self.bodies:
+            if self.stop.wait(0.01):
+                break
+            started = time.perf_counter()
+            conn.request("POST", "/megafon_webhook", body, headers)
+            response = conn.getresponse()
+            response.read()
+            self.latencies.append((time.perf_counter() - started) * 1000)
+            self.failures += response.status != 200
+        self.elapsed = time.perf_counter() - self.started
+        conn.close()
+
+    def result(self) -> dict:
+        ordered = sorted(self.latencies)
+        return {
+            "rps": len(ordered) / self.elapsed,
+            "p50": statistics.median(ordered),
+            "p99": ordered[int(len(ordered) * 0.99)],
+            "errors": self.failures,
+            "socket_errors": "",
+        }
+
+
+def with_probe(port: int, bodies: list[str], run: callable) -> tuple[dict, dict]:
+    probe = ContactProbe(port, bodies)
+    probe.start()
+    try:
+        result = run()
+    finally:
+        probe.stop.set()
+        probe.join(30)
+    return result, probe.result()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -208,6 +261,7 @@ def main() -> None:
     mixed, contacts = bodies(token, 80_000, args.known_clients)
     (work / "mixed.txt").write_text("\n".join(mixed))
     (work / "contacts.txt").write_text("\n".join(contacts))
+    probe_bodies = contacts[-20_000:]  # numbers wrk's runs do not reach
     (work / "bench.lua").write_text(LUA)
     port = free_port()
     server = subprocess.Popen(
@@ -225,16 +279,23 @@ def main() -> None:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        results: dict[str, list[dict]] = {"mixed": [], "contact": []}
+        results: dict[str, list[dict]] = {"mixed": [], "contact in mix": [], "contact": []}
         if args.rate:
             results[f"mix@{args.rate}/s"] = []
+            results[f"contact in mix@{args.rate}/s"] = []
         # each connection waits this long after each answer: 64 connections, about --rate/s
-        pause = max(0, round(1000 * args.connections / args.rate) - 5) if args.rate else 0
+        pause = max(0, round(1000 * args.connections / args.rate) - 7) if args.rate else 0
         lua = work / "bench.lua"
         for run in range(args.runs):
-            results["mixed"].append(
-                wrk(target, lua, work / "mixed.txt", args.seconds, args.connections, run * 100_000)
+            mixed_run, probed = with_probe(
+                port,
+                probe_bodies[run * 5_000 : (run + 1) * 5_000],
+                lambda run=run: wrk(
+                    target, lua, work / "mixed.txt", args.seconds, args.connections, run * 100_000
+                ),
             )
+            results["mixed"].append(mixed_run)
+            results["contact in mix"].append(probed)
             results["contact"].append(
                 wrk(
                     target,
@@ -246,8 +307,10 @@ def main() -> None:
                 )
             )
             if args.rate:
-                results[f"mix@{args.rate}/s"].append(
-                    wrk(
+                paced, probed = with_probe(
+                    port,
+                    probe_bodies[15_000 + run * 1_500 : 15_000 + (run + 1) * 1_500],
+                    lambda run=run: wrk(
                         target,
                         lua,
                         work / "mixed.txt",
@@ -255,8 +318,10 @@ def main() -> None:
                         args.connections,
                         run * 100_000 + 50_000,
                         pause,
-                    )
+                    ),
                 )
+                results[f"mix@{args.rate}/s"].append(paced)
+                results[f"contact in mix@{args.rate}/s"].append(probed)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)
@@ -270,7 +335,7 @@ def main() -> None:
             return statistics.median(r[key] for r in runs)
 
         print(
-            f"{name:<12} {med('rps'):8.0f} req/s   p50 {med('p50'):6.1f} ms   "
+            f"{name:<26} {med('rps'):6.0f} req/s   p50 {med('p50'):6.1f} ms   "
             f"p99 {med('p99'):6.1f} ms   non-2xx {sum(r['errors'] for r in runs)}   "
             f"runs: {json.dumps([round(r['rps']) for r in runs])}"
         )

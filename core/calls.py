@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.db import Database, prepared
+from core.db import Database, Prepared, prepared
 from core.i18n import gettext as _
 from core.tables import calls, users
 
@@ -26,8 +26,9 @@ _CALL = prepared(
 
 
 @functools.cache
-def _update(columns: tuple[str, ...]) -> sa.Update:
-    return (
+def _update(columns: tuple[str, ...]) -> Prepared:
+    """One prepared UPDATE per set of columns (a handful: one per kind of webhook)."""
+    return prepared(
         calls.update()
         .where(calls.c.id == sa.bindparam("p_id"))
         .values({c: sa.bindparam(c) for c in columns})

@@ -212,6 +212,15 @@ class _SqliteConnection:
         statement = sa.text(query) if isinstance(query, str) else query
         self.conn.execute(statement, [dict(v) for v in values])
 
+    def begin_group(self) -> Any:
+        """Open the group transaction unless it is open; the raw driver connection."""
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        if not self.group_open:
+            raw.execute("BEGIN IMMEDIATE")
+            self.group_open = True
+        return raw
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """One logical transaction: a savepoint inside the open group transaction.
@@ -221,11 +230,7 @@ class _SqliteConnection:
         touched to the WAL (about 40 KB per webhook), so sharing commits divides that I/O.
         Transaction control goes straight to the driver, the engine being in autocommit mode.
         """
-        raw = self.conn.connection.dbapi_connection
-        assert raw is not None
-        if not self.group_open:
-            raw.execute("BEGIN IMMEDIATE")
-            self.group_open = True
+        raw = self.begin_group()
         self.depth += 1
         savepoint = f"sp{self.depth}"
         raw.execute(f"SAVEPOINT {savepoint}")
@@ -423,6 +428,19 @@ class Database:
         query, values = self._bound(query, values)
         async with self._connection() as conn:
             return await conn.execute(query, values)
+
+    async def execute_unawaited(self, query: Query, values: Values = None) -> Any:
+        """A write whose loss in a crash costs nothing, such as a journal line of a read:
+        on SQLite it joins the open group and its COMMIT, which the caller does not wait
+        for; elsewhere it is a lone statement. Inside a transaction it is part of it."""
+        if self._sqlite is None or self._current.get() is not None:
+            return await self.execute(query, values)
+        async with self._connection() as conn:
+            conn.begin_group()
+            result = await conn.execute(query, values)
+        flushed = self._sqlite.flushed(self._lock)
+        flushed.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return result
 
     async def execute_many(self, query: Query, values: Sequence[Mapping[str, Any]]) -> None:
         if not values:

@@ -7,6 +7,7 @@ decides how to read the digits a Russian sales team types.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -43,6 +44,7 @@ def canonical(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
+@functools.lru_cache(maxsize=65536)  # a call's number comes with each of its webhooks
 def normalize(raw: str | None) -> str | None:
     """The canonical digits of a valid number written in any common format, else None."""
     if not raw or not _PHONE_CHARS.match(raw.strip()):

@@ -91,6 +91,8 @@ async def _store(
     now: datetime,
     result: str,
     error: str = "",
+    *,
+    durable: bool = True,
 ) -> int:
     def column(value: str, width: int) -> str:
         return value.replace("\x00", "")[:width]  # PostgreSQL text cannot hold NUL
@@ -108,13 +110,13 @@ async def _store(
         "error": error.replace("\x00", ""),
         "processed_at": now if result != ERROR else None,
     }
-    return await db.execute(_STORE, row)
+    return await (db.execute if durable else db.execute_unawaited)(_STORE, row)
 
 
 async def _apply(
     db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime
 ) -> tuple[str, Mapping[str, Any]]:
-    if hook.cmd == protocol.CONTACT:
+    if hook.cmd == protocol.CONTACT:  # a re-run of a failed lookup
         return OK, await contacts.who_is_calling(db, project_id, hook.phone)
     if not await db.insert_ignore(
         webhook_effects,
@@ -152,9 +154,28 @@ async def receive(db: Database, project_id: int, fields: Mapping[str, str]) -> R
     except InvalidWebhook as e:
         await _store(db, project_id, fields, now, REJECTED, str(e))
         raise
+    if hook.cmd == protocol.CONTACT:
+        return await _answer_contact(db, project_id, hook, fields, now)
     async with db.transaction():
         delivery_id = await _store(db, project_id, fields, now, OK)
         return await _process(db, project_id, hook, delivery_id, now, OK)
+
+
+async def _answer_contact(
+    db: Database, project_id: int, hook: Webhook, fields: Mapping[str, str], now: datetime
+) -> Receipt:
+    """`contact` (who is calling?) changes nothing, and the PBX waits for it with the phone ringing:
+    it is answered from indexes, and its journal line joins the next commit unawaited
+    (a crash can lose that line, never an effect)."""
+    try:
+        answer = await contacts.who_is_calling(db, project_id, hook.phone)
+    except Exception as e:  # kept for the journal like any other failure
+        log.exception("contact lookup failed")
+        message = f"{type(e).__name__}: {e}"[:2000]
+        delivery_id = await _store(db, project_id, fields, now, ERROR, message, durable=False)
+        return Receipt(delivery_id, ERROR, {"error": "Processing failed"}, message)
+    delivery_id = await _store(db, project_id, fields, now, OK, durable=False)
+    return Receipt(delivery_id, OK, answer)
 
 
 async def rerun(db: Database, project_id: int, delivery_id: int) -> Receipt:

@@ -78,3 +78,16 @@ def test_calls_are_listed_in_the_card_with_status_employee_and_recording(browser
     assert "Входящий" in text and "Успешный" in text and "3:04" in text
     assert "Иван Петров" in text and "★ 5" in text and "15.03.2024 12:15" in text
     assert call.select_one("audio")["src"] == samples.RECORD
+
+
+def test_contact_lookups_are_journaled_and_a_failed_one_is_kept_with_its_error(browser):
+    _, key = setup(browser)
+    contact = {"cmd": "contact", "phone": "79161234567", "callid": "c-1", "crm_token": key}
+    assert browser.post("/megafon_webhook", data=contact).json() == {}
+    browser.run(execute, "ALTER TABLE clients RENAME TO clients_away")
+    failed = browser.post("/megafon_webhook", data={**contact, "callid": "c-2"})
+    assert failed.status_code == 500 and failed.json() == {"error": "Processing failed"}
+    browser.run(execute, "ALTER TABLE clients_away RENAME TO clients")
+    rows = page(browser.get("/webhooks")).select("tbody tr")
+    assert [r.select_one(".badge").get_text() for r in rows] == ["ошибка", "выполнен"]
+    assert "clients" in rows[0].select_one(".error").get_text()
