@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 import secrets
 
-from core import clients, dialogs, employees, projects, variables
+from core import clients, dialogs, employees, projects, reactions, variables
 from core.db import Database
 from core.passwords import Passwords
+from core.tables import users
+from core.telephony import connection
 
 ADMIN_EMAIL = "admin@demo.example"
 MEN = ["Иван", "Алексей", "Дмитрий", "Сергей", "Павел"]
@@ -65,6 +67,12 @@ async def fill(
             pbx_user="admin@vats123456.megapbx.ru",
         ),
     )
+    await reactions.save_reaction(
+        db,
+        project_id,
+        "megafon_call_status Missed",
+        "missed_call_back = megafon_call('#{client_phone}', 'ivanov')",
+    )
     rng = random.Random(7)
     for i in range(clients_count):
         woman = rng.random() < 0.5
@@ -107,3 +115,14 @@ async def fill(
                 db, project_id, client_id, staff[1], "Клиент ждёт звонка после 15:00"
             )
     return ADMIN_EMAIL, password
+
+
+async def connect_simulator(db: Database, base_url: str, token: str) -> str | None:
+    """Point the demo project's telephony at the PBX simulator; the project's API key (the
+    simulator signs its webhooks with it), or None when there is no demo project."""
+    admin = await db.fetch_one(users.select().where(users.c.email == ADMIN_EMAIL))
+    if admin is None:
+        return None
+    await connection.save(db, admin["project_id"], token, base_url)
+    project = await projects.get_project(db, admin["project_id"])
+    return project["api_key"]

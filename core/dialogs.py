@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import clock
+from core import clock, reactions
 from core.clients import get_client
 from core.db import Database, prepared
 from core.errors import ValidationError
@@ -56,10 +56,13 @@ async def add_message(
     *,
     author_id: int | None = None,
     client_checked: bool = False,
+    from_bot: bool = False,
 ) -> Mapping[str, Any]:
-    """Append a message to the client's dialog and return it as the dialog shows it.
+    """Append a message to the client's dialog and return it as the dialog shows it; bot
+    reactions that match it run after the commit (`core.reactions`).
 
-    `client_checked`: the caller already knows the client belongs to the project."""
+    `client_checked`: the caller already knows the client belongs to the project.
+    `from_bot`: written by a bot reaction, so it triggers none (no loops)."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     text = text.strip()
@@ -79,6 +82,8 @@ async def add_message(
         if not client_checked:
             await get_client(db, project_id, client_id)
         message_id = await db.execute(_INSERT, row)
+        if not from_bot:
+            await reactions.enqueue(db, project_id, client_id, message_id, text)
         if author_id is not None:
             return await db.fetch_one(_with_author().where(messages.c.id == message_id))
     return {**row, "id": message_id, "author_name": None}

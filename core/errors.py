@@ -45,3 +45,10 @@ class ValidationError(CrmError):
     @classmethod
     def single(cls, field: str, message: str) -> ValidationError:
         return cls({field: message})
+
+
+def describe(error: CrmError) -> str:
+    """The error in one line for a person: its message, or every field's message."""
+    if isinstance(error, ValidationError):
+        return "; ".join(error.errors.values())
+    return error.message

@@ -125,3 +125,56 @@ webhook_effects = sa.Table(
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("delivery_id", sa.Integer, nullable=False),
 )
+
+pbx_connections = sa.Table(
+    "pbx_connections",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("base_url", sa.String(300), nullable=False),
+    sa.Column("api_token", sa.String(300), nullable=False),
+    sa.Column("api", sa.String(8), nullable=False, server_default=""),
+    sa.Column("connected_at", UtcDateTime, nullable=False),
+    sa.Column("checked_at", UtcDateTime),
+    sa.Column("check_result", sa.Text, nullable=False, server_default=""),
+)
+
+call_requests = sa.Table(
+    "call_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("client_id", sa.Integer),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("source", sa.String(8), nullable=False),
+    sa.Column("pbx_user", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(40), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("callid", sa.String(200), nullable=False, server_default=""),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+bot_reactions = sa.Table(
+    "bot_reactions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("pattern", sa.Text, nullable=False),
+    sa.Column("actions", sa.Text, nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+bot_jobs = sa.Table(
+    "bot_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("client_id", sa.Integer, nullable=False),
+    sa.Column("reaction_id", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.Integer),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("result", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+)

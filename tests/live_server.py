@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -35,3 +36,24 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(10)
         self.sock.close()
+
+
+class LiveBrowser(httpx.Client):
+    """A person's browser against a live server over real HTTP: sends the CSRF token."""
+
+    def csrf_token(self) -> str:
+        if not self.cookies.get("csrftoken"):
+            self.get("/login")
+        return self.cookies.get("csrftoken") or ""
+
+    def submit(self, url: str, data: dict[str, Any] | None = None) -> httpx.Response:
+        return self.post(url, data={**(data or {}), "csrftoken": self.csrf_token()})
+
+    def htmx(self, method: str, url: str, data: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"HX-Request": "true", "x-csrftoken": self.csrf_token()}
+        return self.request(method, url, data=data, headers=headers)
+
+    def login(self, email: str, password: str = "password123") -> httpx.Response:
+        response = self.submit("/login", {"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return response

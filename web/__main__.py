@@ -1,10 +1,12 @@
-"""Command line: `python -m web serve | create-admin | demo`."""
+"""Command line: `python -m web serve [--demo] | create-admin | simulate-pbx`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import sys
+import threading
 
 import uvicorn
 
@@ -13,6 +15,7 @@ from core.db import Database
 from core.errors import ValidationError
 from core.migrations import migrate
 from core.passwords import Passwords
+from web import pbx_simulator
 from web.app import create_app
 from web.settings import Settings
 
@@ -44,6 +47,39 @@ async def _demo(settings: Settings) -> None:
         print(f"  email:  {credentials[0]}\n  пароль: {credentials[1]}")
 
 
+def _start_demo_pbx(settings: Settings, host: str, port: int, pbx_port: int) -> None:
+    """The demo's PBX: our simulator in a thread, connected both ways to the demo project."""
+    token = secrets.token_urlsafe(16)
+    pbx_url = f"http://127.0.0.1:{pbx_port}"
+
+    async def connect() -> str | None:
+        async with Database(settings.database_url) as db:
+            return await demo.connect_simulator(db, pbx_url, token)
+
+    crm_key = asyncio.run(connect())
+    if crm_key is None:
+        print("Симулятор АТС не подключён: в базе нет демо-проекта.")
+        return
+    crm_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    config = pbx_simulator.SimulatorConfig(
+        api_key=token,
+        crm_url=f"http://{crm_host}:{port}/megafon_webhook",
+        crm_key=crm_key,
+        public_url=pbx_url,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            pbx_simulator.create_simulator(config),
+            host="127.0.0.1",
+            port=pbx_port,
+            log_level="warning",
+            loop="asyncio",
+        )
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    print(f"Симулятор АТС МегаФон: {pbx_url}/ (входящие звонки — кнопками на его странице)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m web", description="CRM с телефонией МегаФон")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         "--demo", action="store_true", help="заполнить пустую базу демо-проектом и клиентами"
     )
 
+    serve.add_argument(
+        "--pbx-port",
+        type=int,
+        default=0,
+        help="порт симулятора АТС в демо-режиме (по умолчанию порт сервера + 10)",
+    )
+    pbx_simulator.add_command(commands)
+
     admin = commands.add_parser("create-admin", help="создать проект и администратора")
     admin.add_argument("--project", required=True)
     admin.add_argument("--email", required=True)
@@ -73,8 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_environ()
     if args.command == "create-admin":
         return asyncio.run(_create_admin(settings, args))
+    if args.command == "simulate-pbx":
+        return pbx_simulator.run(args)
     if args.demo:
         asyncio.run(_demo(settings))
+        _start_demo_pbx(settings, args.host, args.port, args.pbx_port or args.port + 10)
     print(f"CRM работает: http://{args.host}:{args.port}/")
     options = {
         "host": args.host,

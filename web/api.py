@@ -9,9 +9,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core import callbacks, projects
+from core import bots, callbacks, projects
 from core.errors import ValidationError
 from core.i18n import gettext as _
+from core.telephony import dialing
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -53,4 +54,29 @@ async def callback(request: Request) -> Response:
     message = await callbacks.callback(request.state.db, project["id"], params)
     return JSONResponse(
         {"status": "success", "client_id": message["client_id"], "message_id": message["id"]}
+    )
+
+
+async def megafon_call(request: Request) -> Response:
+    """`megafon_call(client_phone, user)` over HTTP: the PBX rings `user`, then the client."""
+    project = await _project(request)
+    if project is None:
+        return _invalid_key()
+    params = await _params(request)
+    started = await bots.megafon_call(
+        request.state.db,
+        request.state.pbx_http,
+        project["id"],
+        params.get("client_phone", ""),
+        params.get("user", ""),
+        source=dialing.API,
+        timeout=request.state.settings.pbx_timeouts,
+    )
+    return JSONResponse(
+        {
+            "status": "success",
+            "callid": started.callid,
+            "request_id": started.id,
+            "repeated": started.repeated,
+        }
     )

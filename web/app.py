@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from asgi_csrf import asgi_csrf
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 
+from core.bots import BotRunner
 from core.db import Database
 from core.migrations import migrate
 from core.passwords import Passwords
@@ -20,6 +24,8 @@ from web.i18n import LanguageMiddleware
 from web.megafon_webhook import PbxFastPath
 from web.routes import routes
 from web.settings import Settings
+
+log = logging.getLogger("crm")
 
 # Called by machines, authenticated by their own keys: no browser session, no CSRF token.
 CSRF_EXEMPT_PREFIXES = ("/megafon_webhook", "/api/")
@@ -32,17 +38,28 @@ def _csrf_exempt(scope: dict[str, Any]) -> bool:
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with Database(settings.database_url) as db:
+        async with (
+            Database(settings.database_url) as db,
+            httpx.AsyncClient(follow_redirects=False) as pbx_http,
+        ):
             await migrate(db)
             # Everything loaded so far lives as long as the process: keep it out of the
             # cyclic collector's way, so collections stay short under load.
             gc.collect()
             gc.freeze()
+            runner = BotRunner(db, pbx_http, settings.pbx_timeouts)
+            bots = asyncio.create_task(runner.run_forever())
             yield {
                 "db": db,
                 "passwords": Passwords(cheap=settings.cheap_passwords),
                 "settings": settings,
+                "pbx_http": pbx_http,  # one connection pool for every call to the PBX
             }
+            runner.stop()
+            try:
+                await asyncio.wait_for(bots, settings.pbx_timeout + 5)
+            except TimeoutError:
+                log.warning("a bot reaction was still running at shutdown")
 
     middleware = [
         Middleware(PbxFastPath),

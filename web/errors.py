@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from core.errors import Conflict, InvalidCredentials, NotFound, PermissionDenied, ValidationError
 from core.i18n import gettext as _
+from core.telephony.pbx_client import PbxError, PbxNotConnected
 from core.telephony.protocol import InvalidWebhook
 from web.auth import NotAuthenticated
 from web.htmx import wants_fragment
@@ -32,6 +33,7 @@ def _titles() -> dict[int, str]:
         405: _("Метод не поддерживается"),
         409: _("Действие невозможно"),
         422: _("Проверьте данные"),
+        502: _("АТС не ответила как нужно"),
         500: _("Что-то пошло не так"),
     }
 
@@ -72,6 +74,12 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     return error_response(request, status, message or _titles()[status])
 
 
+async def pbx_error(request: Request, exc: Exception) -> Response:
+    """The PBX or the network failed (502), or there is no PBX to ask (409): in plain words."""
+    assert isinstance(exc, PbxError)
+    return error_response(request, 409 if isinstance(exc, PbxNotConnected) else 502, exc.message)
+
+
 async def invalid_webhook(request: Request, exc: Exception) -> Response:
     """The PBX's own error shape (PROTOCOL.md §1.6), with what exactly is wrong."""
     assert isinstance(exc, InvalidWebhook)
@@ -104,6 +112,7 @@ EXCEPTION_HANDLERS = {
     InvalidCredentials: domain_error,
     ValidationError: domain_error,
     InvalidWebhook: invalid_webhook,
+    PbxError: pbx_error,
     HTTPException: http_error,
     Exception: server_error,
 }

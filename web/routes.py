@@ -7,7 +7,7 @@ from starlette.staticfiles import StaticFiles
 
 from web import api
 from web.megafon_webhook import megafon_webhook
-from web.views import clients, employees, session, settings, webhooks
+from web.views import bot, clients, employees, session, settings, telephony, webhooks
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -28,6 +28,20 @@ routes = [
         name="api_key_regenerate",
     ),
     Route("/settings/messengers", settings.messengers, methods=POST, name="messengers"),
+    # Telephony ("Телефония")
+    Route("/telephony", telephony.index, name="telephony"),
+    Route("/telephony/megafon", telephony.megafon, methods=BOTH, name="telephony_megafon"),
+    Route("/telephony/megafon/check", telephony.check, methods=POST, name="telephony_check"),
+    Route(
+        "/telephony/megafon/disconnect",
+        telephony.disconnect,
+        methods=POST,
+        name="telephony_disconnect",
+    ),
+    # Bot reactions ("Бот")
+    Route("/bot", bot.index, methods=BOTH, name="bot"),
+    Route("/bot/{reaction_id:int}", bot.reaction, methods=BOTH, name="bot_reaction"),
+    Route("/bot/{reaction_id:int}/delete", bot.delete, methods=POST, name="bot_delete"),
     # Employees ("Сотрудники")
     Route("/employees", employees.index, name="employees"),
     Route("/employees/new", employees.create, methods=BOTH, name="employee_new"),
@@ -65,11 +79,19 @@ routes = [
     Route("/clients/{client_id:int}/notes", clients.add_note, methods=POST, name="client_note"),
     Route("/clients/{client_id:int}/messages", clients.earlier_messages, name="client_messages"),
     Route("/clients/{client_id:int}/call", clients.call, methods=POST, name="client_call"),
+    Route(
+        "/clients/{client_id:int}/call/{request_id:int}",
+        clients.call_progress,
+        name="client_call_progress",
+    ),
     # The PBX
     Route("/megafon_webhook", megafon_webhook, methods=POST, name="megafon_webhook"),
     Route("/webhooks", webhooks.journal, name="webhooks"),
     Route("/webhooks/{delivery_id:int}/rerun", webhooks.rerun, methods=POST, name="webhook_rerun"),
     # Public API, Salebot style
     Route("/api/{api_key:str}/callback", api.callback, methods=BOTH, name="api_callback"),
+    Route(
+        "/api/{api_key:str}/megafon_call", api.megafon_call, methods=POST, name="api_megafon_call"
+    ),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -18,6 +20,11 @@ class Settings:
     public_url: str | None = None
     cheap_passwords: bool = False  # tests: argon2 with tiny parameters
     https_only_cookies: bool = False
+    pbx_timeout: float = 10.0  # seconds for a whole PBX request (connecting: at most 3)
+
+    @property
+    def pbx_timeouts(self) -> httpx.Timeout:
+        return httpx.Timeout(self.pbx_timeout, connect=min(3.0, self.pbx_timeout))
 
     @classmethod
     def from_environ(

@@ -9,8 +9,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from core import calls, clients, dialogs, employees, variables
-from core.errors import ValidationError
+from core.errors import Conflict, NotFound, ValidationError, describe
 from core.i18n import gettext as _
+from core.telephony import dialing
+from core.telephony.pbx_client import PbxError, PbxNotConnected
 from web.auth import login_required
 from web.forms import optional_int, query_int, text
 from web.htmx import wants_fragment
@@ -214,18 +216,48 @@ async def earlier_messages(request: Request) -> Response:
 
 @login_required
 async def call(request: Request) -> Response:
-    """The blue handset for "Звонки по API Megafon"; calling itself needs a connected PBX."""
+    """The blue handset: the PBX rings the employee, then the client."""
     client = await clients.get_client(
         request.state.db, request.state.user["project_id"], request.path_params["client_id"]
     )
-    user = request.state.user
-    if user["call_method"] != employees.CALLS_MEGAFON:
-        message = _(
-            "Звонки по API Megafon не включены для вас. "
-            "Способ звонков меняет администратор в разделе «Сотрудники»."
+    context: dict[str, Any] = {"client": client}
+    try:
+        started = await dialing.call_from_card(
+            request.state.db,
+            request.state.pbx_http,
+            request.state.user,
+            client,
+            request.state.settings.pbx_timeouts,
         )
-    elif not client["phone"]:
-        message = _("У клиента нет номера телефона.")
-    else:
-        message = _("Телефония МегаФон ещё не подключена к проекту.")
-    return render(request, "clients/_call_status.html", {"client": client, "error": message}, 409)
+    except (Conflict, ValidationError) as e:
+        message = describe(e)
+        return render(request, "clients/_call_status.html", {**context, "error": message}, 409)
+    except PbxError as e:
+        status = 409 if isinstance(e, PbxNotConnected) else 502
+        return render(request, "clients/_call_status.html", {**context, "error": e.message}, status)
+    if started.repeated:
+        context["note"] = _("Звонок уже запрошен, второй не начат.")
+    return await _call_progress(request, client, started.id, context)
+
+
+@login_required
+async def call_progress(request: Request) -> Response:
+    """Where the call the handset started is now; the fragment asks again until it ends."""
+    client = await clients.get_client(
+        request.state.db, request.state.user["project_id"], request.path_params["client_id"]
+    )
+    return await _call_progress(request, client, request.path_params["request_id"], {})
+
+
+async def _call_progress(
+    request: Request, client: Mapping[str, Any], request_id: int, context: dict[str, Any]
+) -> Response:
+    project_id = request.state.user["project_id"]
+    started = await dialing.get_request(request.state.db, project_id, request_id)
+    if started is None or started["client_id"] != client["id"]:
+        raise NotFound(_("Такого звонка нет."))
+    call = await dialing.call_of_request(request.state.db, project_id, started)
+    text_now, final = dialing.progress(started, call)
+    context = {**context, "client": client, "request_id": request_id, "final": final}
+    key = "error" if started["state"] == dialing.FAILED else "progress"
+    return render(request, "clients/_call_status.html", {**context, key: text_now})

@@ -1,0 +1,110 @@
+"""A project's connection to its MegaFon PBX («Телефония»): the API token and the domain.
+
+The token is the PBX's «Ключ для авторизации в АТС»; it is stored to call the PBX with and is
+never shown back in full. The API that answered last is remembered with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from core import clock
+from core.db import Database
+from core.errors import ValidationError
+from core.i18n import gettext as _
+from core.tables import pbx_connections
+from core.telephony.pbx_client import TIMEOUT, PbxClient, PbxError, PbxNotConnected, PbxUser
+from core.telephony.pbx_client import base_url as pbx_base_url
+
+
+async def get(db: Database, project_id: int) -> Mapping[str, Any] | None:
+    return await db.fetch_one(
+        pbx_connections.select().where(pbx_connections.c.project_id == project_id)
+    )
+
+
+def masked(token: str) -> str:
+    """Enough of the token to recognise it, never enough to use it."""
+    return "•" * 8 + token[-4:] if len(token) > 8 else "•" * 8
+
+
+async def save(db: Database, project_id: int, token: str, domain: str) -> Mapping[str, Any]:
+    """«Сохранить настройки»: an empty token keeps the stored one (the form never shows it)."""
+    current = await get(db, project_id)
+    token = token.strip()
+    errors = {}
+    if not token and current is None:
+        errors["token"] = _("Вставьте API token из настроек интеграции в кабинете МегаФон.")
+    elif token and (len(token) > 300 or any(c.isspace() for c in token)):
+        errors["token"] = _("API token — одна строка без пробелов.")
+    try:
+        url = pbx_base_url(domain)
+    except ValidationError as e:
+        errors.update(e.errors)
+    if errors:
+        raise ValidationError(errors)
+    values = {
+        "base_url": url,
+        "api_token": token or (current["api_token"] if current else ""),
+        "api": "",
+        "connected_at": clock.now(),
+        "checked_at": None,
+        "check_result": "",
+    }
+    await db.upsert(pbx_connections, {"project_id": project_id, **values}, keys=("project_id",))
+    saved = await get(db, project_id)
+    assert saved is not None
+    return saved
+
+
+async def disconnect(db: Database, project_id: int) -> None:
+    """«Отключить»: calls from the CRM stop; webhooks keep arriving (they use the CRM's key)."""
+    await db.execute(pbx_connections.delete().where(pbx_connections.c.project_id == project_id))
+
+
+async def client(
+    db: Database, http: httpx.AsyncClient, project_id: int, timeout: httpx.Timeout = TIMEOUT
+) -> PbxClient:
+    connection = await get(db, project_id)
+    if connection is None:
+        raise PbxNotConnected()
+    return PbxClient(
+        http, connection["base_url"], connection["api_token"], connection["api"], timeout
+    )
+
+
+async def remember_api(db: Database, project_id: int, pbx: PbxClient, before: str) -> None:
+    """Keep the API that answered, so the next request goes straight to it."""
+    if pbx.api and pbx.api != before:
+        await db.execute(
+            pbx_connections.update()
+            .where(pbx_connections.c.project_id == project_id)
+            .values(api=pbx.api)
+        )
+
+
+async def check(
+    db: Database, http: httpx.AsyncClient, project_id: int, timeout: httpx.Timeout = TIMEOUT
+) -> list[PbxUser]:
+    """«Проверить подключение»: ask the PBX for its employees; the outcome is kept for the page."""
+    pbx = await client(db, http, project_id, timeout)
+    before = pbx.api
+    try:
+        users = await pbx.users()
+    except PbxError as e:
+        await _checked(db, project_id, e.message)
+        raise
+    await remember_api(db, project_id, pbx, before)
+    await _checked(db, project_id, "")
+    return users
+
+
+async def _checked(db: Database, project_id: int, result: str) -> None:
+    await db.execute(
+        pbx_connections.update()
+        .where(pbx_connections.c.project_id == project_id)
+        .values(checked_at=clock.now(), check_result=result)
+    )

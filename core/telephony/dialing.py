@@ -1,0 +1,216 @@
+"""Calls from the CRM (PROTOCOL.md §2.3): the PBX rings the employee, then the client.
+
+Used by the blue handset in a client card, by bots (`megafon_call`) and by the API. A
+repeated request for the same employee and number within `REPEAT_WINDOW` (a double click,
+an impatient second click while the PBX thinks) returns the first request instead of a
+second call. Every request is kept in `call_requests` with its outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from core import calls, clock, phones
+from core.db import Database
+from core.employees import CALLS_MEGAFON
+from core.errors import Conflict, ValidationError
+from core.i18n import gettext as _
+from core.tables import call_requests
+from core.tables import calls as calls_table
+from core.telephony import connection
+from core.telephony.pbx_client import TIMEOUT, PbxError
+
+PENDING, OK, FAILED = "pending", "ok", "failed"
+CARD, BOT, API = "card", "bot", "api"
+REPEAT_WINDOW = timedelta(seconds=20)
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    id: int
+    callid: str
+    state: str
+    repeated: bool = False  # True: this was a repeat of a request already under way
+
+
+def _clean(pbx_user: str, phone: str) -> tuple[str, str]:
+    errors = {}
+    pbx_user = pbx_user.strip()
+    if not pbx_user:
+        errors["user"] = _(
+            "Укажите логин, внутренний или прямой номер сотрудника в АТС, например ivanov."
+        )
+    elif len(pbx_user) > 200 or any(c.isspace() for c in pbx_user):
+        errors["user"] = _("Логин сотрудника в АТС — одна строка без пробелов.")
+    digits = phones.normalize(phone)
+    if digits is None:
+        errors["client_phone"] = _(
+            "Не похоже на номер телефона клиента. Укажите номер с кодом страны, "
+            "например 79004443322."
+        )
+    if errors:
+        raise ValidationError(errors)
+    assert digits is not None
+    return pbx_user, digits
+
+
+async def _claim(db: Database, values: Mapping[str, Any]) -> tuple[int, Mapping[str, Any] | None]:
+    """A new pending request, or the recent one for the same employee and number."""
+    async with db.transaction():
+        await db.lock(f"call:{values['project_id']}:{values['pbx_user']}:{values['phone']}")
+        recent = await db.fetch_one(
+            call_requests.select()
+            .where(
+                call_requests.c.project_id == values["project_id"],
+                call_requests.c.pbx_user == values["pbx_user"],
+                call_requests.c.phone == values["phone"],
+                call_requests.c.state != FAILED,
+                call_requests.c.created_at > values["created_at"] - REPEAT_WINDOW,
+            )
+            .order_by(call_requests.c.id.desc())
+            .limit(1)
+        )
+        if recent is not None:
+            return recent["id"], recent
+        return await db.execute(call_requests.insert().values(**values)), None
+
+
+async def make_call(
+    db: Database,
+    http: httpx.AsyncClient,
+    project_id: int,
+    *,
+    pbx_user: str,
+    phone: str,
+    source: str,
+    client_id: int | None = None,
+    user_id: int | None = None,
+    timeout: httpx.Timeout = TIMEOUT,
+) -> CallRequest:
+    """Ask the PBX to connect `pbx_user` with `phone`; raises `PbxError` with the reason."""
+    pbx_user, digits = _clean(pbx_user, phone)
+    pbx = await connection.client(db, http, project_id, timeout)
+    now = clock.now()
+    request_id, recent = await _claim(
+        db,
+        {
+            "project_id": project_id,
+            "client_id": client_id,
+            "user_id": user_id,
+            "source": source,
+            "pbx_user": pbx_user,
+            "phone": digits,
+            "state": PENDING,
+            "created_at": now,
+        },
+    )
+    if recent is not None:
+        return CallRequest(request_id, recent["callid"], recent["state"], repeated=True)
+    before = pbx.api
+    try:
+        callid = await pbx.make_call(pbx_user, digits)
+    except PbxError as e:
+        await _finish(db, request_id, FAILED, error=e.message)
+        raise
+    async with db.transaction():
+        await _finish(db, request_id, OK, callid=callid)
+        await connection.remember_api(db, project_id, pbx, before)
+        if callid:
+            # The PBX's events for this call carry the same id: they land in this client's
+            # dialog even when the number also belongs to someone else.
+            call = await calls.ensure_call(db, project_id, callid, now)
+            await calls.update_call(
+                db,
+                call["id"],
+                {
+                    "client_id": call["client_id"] or client_id,
+                    "phone": call["phone"] or digits,
+                    "direction": call["direction"] or "out",
+                    "pbx_user": call["pbx_user"] or pbx_user,
+                    "updated_at": now,
+                },
+            )
+    return CallRequest(request_id, callid, OK)
+
+
+async def _finish(
+    db: Database, request_id: int, state: str, *, callid: str = "", error: str = ""
+) -> None:
+    await db.execute(
+        call_requests.update()
+        .where(call_requests.c.id == request_id)
+        .values(state=state, callid=callid, error=error)
+    )
+
+
+async def get_request(db: Database, project_id: int, request_id: int) -> Mapping[str, Any] | None:
+    return await db.fetch_one(
+        call_requests.select().where(
+            call_requests.c.id == request_id, call_requests.c.project_id == project_id
+        )
+    )
+
+
+async def call_of_request(db: Database, project_id: int, request: Mapping[str, Any]) -> Any:
+    """The call the PBX reports for a request (None until its first webhook or without an id)."""
+    if not request["callid"]:
+        return None
+    return await db.fetch_one(
+        calls_table.select().where(
+            calls_table.c.project_id == project_id, calls_table.c.callid == request["callid"]
+        )
+    )
+
+
+async def call_from_card(
+    db: Database,
+    http: httpx.AsyncClient,
+    employee: Mapping[str, Any],
+    client: Mapping[str, Any],
+    timeout: httpx.Timeout = TIMEOUT,
+) -> CallRequest:
+    """The blue handset: the employee's call method decides; every refusal says why."""
+    if employee["call_method"] != CALLS_MEGAFON:
+        raise Conflict(
+            _(
+                "Звонки по API Megafon не включены для вас. "
+                "Способ звонков меняет администратор в разделе «Сотрудники»."
+            )
+        )
+    if not employee["pbx_user"]:
+        raise Conflict(
+            _(
+                "В вашей карточке сотрудника не указан логин, внутренний или прямой номер в АТС. "
+                "Его добавляет администратор в разделе «Сотрудники»."
+            )
+        )
+    if not client["phone"]:
+        raise Conflict(_("У клиента нет номера телефона."))
+    return await make_call(
+        db,
+        http,
+        employee["project_id"],
+        pbx_user=employee["pbx_user"],
+        phone=client["phone"],
+        source=CARD,
+        client_id=client["id"],
+        user_id=employee["id"],
+        timeout=timeout,
+    )
+
+
+def progress(request: Mapping[str, Any], call: Mapping[str, Any] | None) -> tuple[str, bool]:
+    """What the card says about a call it started, and whether that is the final word."""
+    if request["state"] == FAILED:
+        return request["error"], True
+    if call is None or not (call["last_event"] or call["status"]):
+        return _("АТС звонит вам, затем клиенту"), False
+    label = calls.status_label(call)
+    if call["status"]:
+        return _("Звонок завершён: {status}").format(status=label), True
+    return label, False

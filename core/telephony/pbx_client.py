@@ -1,0 +1,284 @@
+"""The CRM → PBX API (PROTOCOL.md §2): REST v1 first, the legacy API when REST is not there.
+
+`PbxClient` takes the `httpx.AsyncClient` the app opened (tests and the demo point it at our
+own simulator over real HTTP). Every way the PBX or the network can fail is one of these,
+each with a message an admin or a manager can act on:
+
+PbxError (CrmError)
+├── PbxNotConnected    the project has no PBX connection yet
+├── PbxBadToken        401: the API token is wrong or was replaced in the PBX cabinet
+├── PbxInvalidRequest  400, or an employee the PBX does not know
+├── PbxUnreachable     no connection, unknown host, a timeout, or a redirect (a wrong domain)
+└── PbxFailed          5xx, or a reply the protocol does not promise
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from core.errors import CrmError, ValidationError
+from core.i18n import gettext as _
+
+REST, LEGACY = "rest", "legacy"
+TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+_ID_IN_TEXT = re.compile(r"""["']?(?:callid|uuid|CallID|call_id)["']?\s*[:=]\s*["']?([\w.:-]+)""")
+_PLAIN_ID = re.compile(r"[\w.:-]{1,100}")
+
+
+class PbxError(CrmError):
+    """The PBX did not do what was asked; `message` says why in plain words."""
+
+
+class PbxNotConnected(PbxError):
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Телефония МегаФон не подключена к проекту. "
+                "Администратор подключает её в разделе «Телефония»."
+            )
+        )
+
+
+class PbxBadToken(PbxError):
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "АТС отклонила API token. Скопируйте «Ключ для авторизации в АТС» из настроек "
+                "интеграции в личном кабинете МегаФон и сохраните его в разделе «Телефония»."
+            )
+        )
+
+
+class PbxInvalidRequest(PbxError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            _(
+                "АТС не приняла запрос ({detail}). Проверьте логин, внутренний или прямой "
+                "номер сотрудника и номер клиента."
+            ).format(detail=detail)
+        )
+
+
+class PbxUnreachable(PbxError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            _("АТС по адресу {url} недоступна: {reason}. Проверьте Megafon domain.").format(
+                url=url, reason=reason
+            )
+        )
+
+
+class PbxFailed(PbxError):
+    def __init__(self, status: int, body: str) -> None:
+        detail = f"HTTP {status}" + (f": {body[:120]}" if body else "")
+        super().__init__(
+            _("АТС ответила ошибкой ({detail}). Попробуйте ещё раз через минуту.").format(
+                detail=detail
+            )
+        )
+
+
+def base_url(raw: str) -> str:
+    """The PBX's address from what an admin pastes: `vats123456.megapbx.ru`, an `https://…`
+    address, or the `…/crmapi/v1` address the cabinet shows. Plain `http://` only for
+    loopback addresses (simulators)."""
+    text = raw.strip().rstrip("/")
+    if not text:
+        raise ValidationError.single("domain", _("Укажите адрес вашей АТС."))
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as e:
+        raise ValidationError.single("domain", _("Не похоже на адрес АТС.")) from e
+    host = (parts.hostname or "").lower()
+    path = parts.path.rstrip("/")
+    for suffix in ("/crmapi/v1", "/sys/crm_api.wcgp"):
+        if path.lower().endswith(suffix):
+            path = path[: -len(suffix)]
+    valid_host = re.fullmatch(r"[a-z0-9.-]+|\[[0-9a-f:]+\]|[0-9a-f:]+", host) and "." in host
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or parts.username
+        or path
+        or parts.query
+        or not (valid_host or _loopback(host))
+    ):
+        raise ValidationError.single(
+            "domain",
+            _("Не похоже на адрес АТС. Пример: vats123456.megapbx.ru"),
+        )
+    if parts.scheme == "http" and not _loopback(host):
+        raise ValidationError.single(
+            "domain",
+            _("АТС доступна только по https://. Адрес http:// допустим лишь для 127.0.0.1."),
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{netloc}" + (f":{port}" if port else "")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class PbxUser:
+    login: str
+    name: str
+    ext: str
+
+
+class PbxClient:
+    """One project's PBX: `make_call` and `users`, over REST v1 or the legacy API.
+
+    `api` is the API that answered last ('rest' or 'legacy'; '' before the first answer):
+    the caller keeps it, so the next request goes straight to the API that works."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        token: str,
+        api: str = "",
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        self.http, self.base_url, self.token, self.api = http, base_url, token, api
+        self.timeout = timeout
+
+    async def make_call(self, user: str, phone: str) -> str:
+        """Ring `user` (login, extension or number), then `phone` (digits); the call id the PBX
+        gave, or "" when its reply carried none (PROTOCOL.md §2.1 lists every shape)."""
+        if self.api != LEGACY:
+            response = await self._rest("POST", "/makecall", json={"user": user, "phone": phone})
+            if response is not None:
+                return _call_id(response)
+        response = await self._legacy({"cmd": "makeCall", "user": user, "phone": phone})
+        return _call_id(response)
+
+    async def users(self) -> list[PbxUser]:
+        """The PBX's employees: also the connection check."""
+        if self.api != LEGACY:
+            response = await self._rest("GET", "/users", params={"limit": "1000"})
+            if response is not None:
+                items = _json(response)
+                items = items.get("items", []) if isinstance(items, dict) else items
+                return [
+                    PbxUser(str(u.get("login", "")), str(u.get("name", "")), str(u.get("ext", "")))
+                    for u in items or []
+                    if isinstance(u, dict)
+                ]
+        response = await self._legacy({"cmd": "accounts"})
+        items = _json(response)
+        if not isinstance(items, list):
+            raise PbxFailed(response.status_code, response.text)
+        return [
+            PbxUser(str(u.get("name", "")), str(u.get("realName", "")), str(u.get("ext", "")))
+            for u in items
+            if isinstance(u, dict)
+        ]
+
+    async def _rest(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+        """A REST v1 request; None when this PBX has no REST API (a 404 that is not JSON)."""
+        response = await self._send(
+            method,
+            f"{self.base_url}/crmapi/v1{path}",
+            headers={"X-API-KEY": self.token},
+            **kwargs,
+        )
+        if response.status_code == 404 and not isinstance(_json(response), dict):
+            if self.api == REST:
+                raise PbxUnreachable(self.base_url, _("API АТС не найден (404)"))
+            return None
+        _raise_for_status(response, self.base_url)
+        self.api = REST
+        return response
+
+    async def _legacy(self, fields: dict[str, str]) -> httpx.Response:
+        response = await self._send(
+            "POST", f"{self.base_url}/sys/crm_api.wcgp", data={**fields, "token": self.token}
+        )
+        if response.status_code == 404:
+            raise PbxUnreachable(self.base_url, _("это не адрес АТС МегаФон (404)"))
+        _raise_for_status(response, self.base_url)
+        self.api = LEGACY
+        return response
+
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self.http.request(method, url, timeout=self.timeout, **kwargs)
+        except httpx.TimeoutException as e:
+            seconds = self.timeout.read or self.timeout.connect
+            raise PbxUnreachable(
+                self.base_url, _("нет ответа за {seconds:g} с").format(seconds=seconds)
+            ) from e
+        except httpx.ConnectError as e:
+            reason = (
+                _("такого адреса нет")
+                if "name" in str(e).lower() or "resolution" in str(e).lower()
+                else _("не удалось соединиться")
+            )
+            raise PbxUnreachable(self.base_url, reason) from e
+        except httpx.HTTPError as e:
+            raise PbxUnreachable(self.base_url, _("ошибка сети ({error})").format(error=e)) from e
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_detail(response: httpx.Response) -> str:
+    body = _json(response)
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or "").strip()
+    return response.text.strip()[:120]
+
+
+def _raise_for_status(response: httpx.Response, url: str) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status in (401, 403):
+        raise PbxBadToken()
+    if 300 <= status < 400:
+        raise PbxUnreachable(url, _("АТС перенаправляет запросы, адрес указан неверно"))
+    if status in (400, 404, 422):
+        raise PbxInvalidRequest(_error_detail(response) or f"HTTP {status}")
+    raise PbxFailed(status, _error_detail(response))
+
+
+def _call_id(response: httpx.Response) -> str:
+    """`{"callid"}`, `{"uuid"}`, `{"CallID"}`, a bare string, `OK` or nothing: all success."""
+    body = _json(response)
+    if isinstance(body, dict):
+        for key in ("callid", "uuid", "CallID", "call_id", "id"):
+            value = body.get(key)
+            if isinstance(value, (str, int)) and str(value):
+                return str(value)
+        return ""
+    if isinstance(body, (str, int)) and not isinstance(body, bool):
+        return str(body)
+    text = response.text.strip()
+    if not text or text.upper() == "OK":
+        return ""
+    found = _ID_IN_TEXT.search(text)  # some PBXes answer JSON with unquoted keys
+    if found:
+        return found.group(1)
+    if _PLAIN_ID.fullmatch(text):
+        return text
+    raise PbxFailed(response.status_code, _("непонятный ответ: {text}").format(text=text[:80]))

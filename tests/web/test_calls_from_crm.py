@@ -1,0 +1,325 @@
+"""Calls from the CRM, end to end: the app and our PBX simulator as two real servers over HTTP.
+
+The admin connects MegaFon in «Телефония», a manager clicks the handset, bots and the API
+call with `megafon_call`; the PBX's webhooks come back and land in the client's dialog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from core import dialogs, projects, reactions, variables
+from core.db import Database
+from core.tables import bot_jobs, pbx_connections
+from tests import builders
+from tests.conftest import page, text_of
+from tests.live_server import LiveBrowser, LiveServer
+from web.app import create_app
+from web.pbx_simulator import SimulatorConfig, create_simulator
+from web.settings import Settings
+
+TOKEN = "pbx-secret-token-1234"
+
+
+def core(url: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a `core` coroutine function on the live app's database, from the test thread."""
+
+    async def call() -> Any:
+        async with Database(url) as db:
+            return await fn(db, *args, **kwargs)
+
+    return asyncio.run(call())
+
+
+def eventually(check: Callable[[], Any], seconds: float = 10) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("not within the deadline")
+        time.sleep(0.05)
+
+
+class Pair:
+    """The CRM and the PBX, each a real server, and the people and clients of one project."""
+
+    def __init__(self, crm: LiveServer, sim: LiveServer, url: str, key: str, ids: dict) -> None:
+        self.crm, self.sim, self.url, self.key, self.ids = crm, sim, url, key, ids
+        self.browsers: list[LiveBrowser] = []
+
+    def browser(self, email: str) -> LiveBrowser:
+        client = LiveBrowser(base_url=self.crm.url, follow_redirects=True, timeout=15)
+        self.browsers.append(client)
+        client.login(email)
+        return client
+
+    def pbx(self, method: str, path: str, **kwargs: Any) -> Any:
+        return httpx.request(method, self.sim.url + path, timeout=10, **kwargs).json()
+
+    def dialog(self, client_id: int) -> list[str]:
+        page = core(self.url, dialogs.dialog, self.ids["project"], client_id)
+        return [m["text"] for m in page.messages]
+
+    def connect(self, domain: str | None = None, token: str = TOKEN) -> None:
+        async def save(db: Database) -> None:
+            from core.telephony import connection
+
+            await connection.save(db, self.ids["project"], token, domain or self.sim.url)
+
+        core(self.url, save)
+
+
+@pytest.fixture
+def pair(database_url: str) -> Iterator[Pair]:
+    settings = Settings(
+        database_url=database_url, secret_key="e2e", cheap_passwords=True, pbx_timeout=1.0
+    )
+    with LiveServer(create_app(settings)) as crm:
+
+        async def people(db: Database) -> tuple[str, dict]:
+            admin = await builders.admin(db, email="anna@romashka.ru")
+            project = admin["project_id"]
+            key = await projects.generate_api_key(db, project)
+            manager = await builders.manager(
+                db, project, email="ivan@romashka.ru", call_method="megafon_api", pbx_user="ivanov"
+            )
+            client = await builders.client(db, project, phone="+7 926 555-01-01")
+            return key, {"project": project, "manager": manager["id"], "client": client["id"]}
+
+        key, ids = core(database_url, people)
+        config = SimulatorConfig(
+            api_key=TOKEN, crm_url=crm.url + "/megafon_webhook", crm_key=key, step_delay=0.05
+        )
+        with LiveServer(create_simulator(config)) as sim:
+            servers = Pair(crm, sim, database_url, key, ids)
+            yield servers
+            for browser in servers.browsers:
+                browser.close()
+
+
+def test_admin_connects_megafon_in_telephony_and_checks_the_connection(pair):
+    admin = pair.browser("anna@romashka.ru")
+    tile = page(admin.get("/telephony"))
+    assert tile.select_one("a.button").get_text(strip=True) == "Подключить"
+    bad = admin.submit("/telephony/megafon", {"token": "", "domain": "http://vats.example.ru"})
+    assert bad.status_code == 422
+    assert "https://" in text_of(bad) and "API token" in text_of(bad)
+
+    saved = admin.submit(
+        "/telephony/megafon", {"token": TOKEN, "domain": pair.sim.url + "/crmapi/v1/"}
+    )
+    html = page(saved)
+    assert "Сервис Мегафон подключен" in text_of(saved)
+    assert html.select_one("#crm-address")["value"] == pair.crm.url + "/megafon_webhook"
+    assert html.select_one("#crm-key")["value"] == pair.key
+    assert TOKEN not in saved.text and TOKEN[-4:] in saved.text  # never shown back in full
+
+    check = admin.htmx("POST", "/telephony/megafon/check")
+    assert "Подключение работает" in text_of(check) and "ivanov" in text_of(check)
+
+    pair.connect(token="wrong-token")
+    refused = admin.htmx("POST", "/telephony/megafon/check")
+    assert "АТС отклонила API token" in text_of(refused)
+
+    admin.submit("/telephony/megafon/disconnect")
+    assert "Подключить" in text_of(admin.get("/telephony"))
+
+
+def test_the_handset_rings_the_manager_then_the_client_and_the_call_lands_in_the_dialog(pair):
+    pair.connect()
+    manager = pair.browser("ivan@romashka.ru")
+    client_id = pair.ids["client"]
+    started = manager.htmx("POST", f"/clients/{client_id}/call")
+    assert started.status_code == 200
+    assert "АТС звонит вам, затем клиенту" in text_of(started)
+    [call] = pair.pbx("GET", "/simulator/calls")
+    assert (call["user"], call["phone"], call["api"]) == ("ivanov", "79265550101", "rest")
+
+    expected = [
+        "megafon_call_event OUTGOING",
+        "megafon_call_event ACCEPTED",
+        "megafon_call_event COMPLETED",
+        "megafon_call_status Success",
+    ]
+    assert eventually(lambda: pair.dialog(client_id) == expected)
+    progress = page(started).select_one(".call-status")["hx-get"]
+    assert "Звонок завершён: Успешный" in text_of(manager.get(progress))
+    card = page(manager.get(f"/clients/{client_id}"))
+    assert card.select_one("audio")["src"].startswith(pair.sim.url + "/records/")
+
+
+def test_a_double_click_never_starts_two_calls(pair):
+    pair.connect()
+    manager = pair.browser("ivan@romashka.ru")
+    manager.csrf_token()
+    answers = []
+
+    def click() -> None:
+        answers.append(manager.htmx("POST", f"/clients/{pair.ids['client']}/call"))
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join(10)
+    assert [a.status_code for a in answers] == [200, 200]
+    assert len(pair.pbx("GET", "/simulator/calls")) == 1
+    assert any("второй не начат" in text_of(a) for a in answers)
+
+
+def test_pbx_failures_are_shown_in_plain_words(pair):
+    manager = pair.browser("ivan@romashka.ru")
+    url = f"/clients/{pair.ids['client']}/call"
+
+    def click() -> tuple[int, str]:
+        response = manager.htmx("POST", url)
+        assert "Traceback" not in response.text
+        return response.status_code, text_of(response)
+
+    status, text = click()
+    assert status == 409 and "не подключена" in text
+
+    pair.connect(domain="http://127.0.0.1:9")  # nothing listens there
+    status, text = click()
+    assert status == 502 and "недоступна" in text and "не удалось соединиться" in text
+
+    pair.connect(token="wrong-token")
+    assert "АТС отклонила API token" in click()[1]
+
+    pair.connect()
+    pair.pbx("POST", "/simulator/behaviour", json={"delay": 2})
+    status, text = click()
+    assert status == 502 and "нет ответа за 1 с" in text
+
+    pair.pbx("POST", "/simulator/behaviour", json={"delay": 0, "fail_status": 500})
+    assert "АТС ответила ошибкой (HTTP 500" in click()[1]
+
+    pair.pbx("POST", "/simulator/behaviour", json={"fail_status": 0})
+
+    async def unknown_login(db: Database) -> None:
+        from core.tables import users
+
+        await db.execute(
+            users.update().where(users.c.id == pair.ids["manager"]).values(pbx_user="nobody")
+        )
+
+    core(pair.url, unknown_login)
+    status, text = click()
+    assert status == 502 and "АТС не приняла запрос (User not found)" in text
+    assert pair.pbx("GET", "/simulator/calls") == []
+
+
+def test_a_pbx_with_only_the_legacy_api_is_called_there_and_remembered(database_url):
+    settings = Settings(database_url=database_url, secret_key="e2e", cheap_passwords=True)
+    with LiveServer(create_app(settings)) as crm:
+
+        async def setup(db: Database) -> tuple[int, str]:
+            admin = await builders.admin(db, email="anna@romashka.ru")
+            return admin["project_id"], await projects.generate_api_key(db, admin["project_id"])
+
+        project, key = core(database_url, setup)
+        config = SimulatorConfig(
+            api_key=TOKEN,
+            crm_url=crm.url + "/megafon_webhook",
+            crm_key=key,
+            step_delay=0.05,
+            rest=False,
+        )
+        with LiveServer(create_simulator(config)) as sim:
+            api = f"{crm.url}/api/{key}/megafon_call"
+
+            async def connect(db: Database) -> None:
+                from core.telephony import connection
+
+                await connection.save(db, project, TOKEN, sim.url)
+
+            core(database_url, connect)
+            first = httpx.post(api, data={"client_phone": "89265550101", "user": "ivanov"})
+            second = httpx.post(api, json={"client_phone": "79265550102", "user": "sidorova"})
+            assert first.json()["status"] == second.json()["status"] == "success"
+            calls = httpx.get(sim.url + "/simulator/calls").json()
+            assert [(c["api"], c["phone"]) for c in calls] == [
+                ("legacy", "79265550101"),
+                ("legacy", "79265550102"),
+            ]
+
+            async def remembered(db: Database) -> str:
+                return await db.fetch_val(sa.select(pbx_connections.c.api))
+
+            assert core(database_url, remembered) == "legacy"
+
+
+def test_the_megafon_call_api_answers_in_json(pair):
+    api = f"{pair.crm.url}/api/{pair.key}/megafon_call"
+    assert httpx.post(api, data={"client_phone": "79265550101", "user": "ivanov"}).json() == {
+        "error": "Телефония МегаФон не подключена к проекту. "
+        "Администратор подключает её в разделе «Телефония»."
+    }
+    pair.connect()
+    done = httpx.post(api, json={"client_phone": "+7 (926) 555-01-01", "user": "ivanov"})
+    assert done.status_code == 200
+    assert done.json()["callid"] == pair.pbx("GET", "/simulator/calls")[0]["callid"]
+    # The call lands in the dialog of the client with that number.
+    assert eventually(lambda: "megafon_call_status Success" in pair.dialog(pair.ids["client"]))
+    invalid = httpx.post(api, data={"client_phone": "12", "user": ""})
+    assert invalid.status_code == 422
+    assert "логин" in invalid.json()["error"] and "номер телефона" in invalid.json()["error"]
+    assert httpx.post(f"{pair.crm.url}/api/wrong/megafon_call", data={}).status_code == 401
+
+
+def test_a_missed_call_makes_the_bot_call_the_client_back(pair):
+    pair.connect()
+    core(
+        pair.url,
+        reactions.save_reaction,
+        pair.ids["project"],
+        "megafon_call_status Missed; megafon_call_status Cancel",
+        "call_back_id = megafon_call('#{client_phone}', 'ivanov')",
+    )
+    pair.pbx("POST", "/simulator/scenario", json={"scenario": "missed", "phone": "79265550101"})
+    [callback] = eventually(lambda: pair.pbx("GET", "/simulator/calls"))
+    assert (callback["user"], callback["phone"]) == ("ivanov", "79265550101")
+
+    def saved_id() -> Any:
+        found = core(pair.url, variables.list_variables, pair.ids["client"])
+        return {v["name"]: v["value"] for v in found}.get("call_back_id")
+
+    assert eventually(saved_id) == callback["callid"]
+    assert eventually(lambda: pair.dialog(pair.ids["client"])[-1] == "megafon_call_status Success")
+
+
+def test_a_failing_megafon_call_writes_its_error_into_the_dialog(pair):
+    pair.connect()
+    core(
+        pair.url,
+        reactions.save_reaction,
+        pair.ids["project"],
+        "перезвоните мне",
+        "megafon_call('#{client_phone}', 'nobody')",
+    )
+    core(
+        pair.url,
+        dialogs.add_message,
+        pair.ids["project"],
+        pair.ids["client"],
+        dialogs.INCOMING,
+        "Перезвоните мне",
+    )
+    last = eventually(lambda: pair.dialog(pair.ids["client"])[-1].startswith("megafon_call:"))
+    assert last
+    assert "АТС не приняла запрос" in pair.dialog(pair.ids["client"])[-1]
+
+    async def job(db: Database) -> Any:
+        return await db.fetch_one(sa.select(bot_jobs.c.state, bot_jobs.c.result))
+
+    assert core(pair.url, job)["state"] == "failed"

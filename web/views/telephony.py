@@ -1,0 +1,96 @@
+"""«Телефония» (admins): connect the MegaFon PBX, check the connection, disconnect."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from core import projects
+from core.errors import ValidationError
+from core.i18n import gettext as _
+from core.telephony import connection
+from core.telephony.pbx_client import PbxError
+from web.auth import admin_required
+from web.forms import text
+from web.htmx import wants_fragment
+from web.templating import render
+
+
+def webhook_address(request: Request) -> str:
+    """Our absolute `/megafon_webhook` address, for «Адрес вашей CRM»."""
+    public = request.state.settings.public_url or str(request.base_url).rstrip("/")
+    return public + "/megafon_webhook"
+
+
+async def _megafon_page(request: Request, status: int = 200, **extra: object) -> Response:
+    project_id = request.state.user["project_id"]
+    current = await connection.get(request.state.db, project_id)
+    context = {
+        "connection": current,
+        "masked_token": connection.masked(current["api_token"]) if current else "",
+        "project": await projects.get_project(request.state.db, project_id),
+        "webhook_address": webhook_address(request),
+        "saved": request.query_params.get("saved"),
+        "editing": current is None or request.query_params.get("edit") is not None,
+        **extra,
+    }
+    return render(request, "telephony/megafon.html", context, status)
+
+
+@admin_required
+async def index(request: Request) -> Response:
+    """The telephony services, with the MegaFon tile."""
+    current = await connection.get(request.state.db, request.state.user["project_id"])
+    return render(request, "telephony/index.html", {"connection": current})
+
+
+@admin_required
+async def megafon(request: Request) -> Response:
+    """The MegaFon form: «API token», «Megafon domain», «Сохранить настройки»."""
+    if request.method == "GET":
+        return await _megafon_page(request)
+    form = await request.form()
+    try:
+        await connection.save(
+            request.state.db,
+            request.state.user["project_id"],
+            text(form, "token"),
+            text(form, "domain"),
+        )
+    except ValidationError as e:
+        return await _megafon_page(
+            request, 422, errors=e.errors, domain=text(form, "domain"), editing=True
+        )
+    return RedirectResponse("/telephony/megafon?saved=1", status_code=303)
+
+
+@admin_required
+async def check(request: Request) -> Response:
+    """«Проверить подключение»: ask the PBX for its employees and say what happened."""
+    try:
+        users = await connection.check(
+            request.state.db,
+            request.state.pbx_http,
+            request.state.user["project_id"],
+            request.state.settings.pbx_timeouts,
+        )
+    except PbxError as e:
+        result = {"ok": False, "message": e.message}
+    else:
+        result = {
+            "ok": True,
+            "message": _("Подключение работает: АТС ответила. Сотрудников в АТС: {n}.").format(
+                n=len(users)
+            ),
+            "users": users,
+        }
+    if wants_fragment(request):
+        return render(request, "telephony/_check.html", {"check": result})
+    return await _megafon_page(request, check=result)
+
+
+@admin_required
+async def disconnect(request: Request) -> Response:
+    """«Отключить»: the CRM stops calling the PBX; nothing else is deleted."""
+    await connection.disconnect(request.state.db, request.state.user["project_id"])
+    return RedirectResponse("/telephony?saved=disconnected", status_code=303)
