@@ -30,7 +30,8 @@ class Settings:
     def from_environ(
         cls, environ: Mapping[str, str] | None = None, data_dir: Path = Path("data")
     ) -> Settings:
-        """`DATABASE_URL`, `SECRET_KEY` and `PUBLIC_URL`, with embedded defaults under `data/`."""
+        """`DATABASE_URL`, `SECRET_KEY`, `PUBLIC_URL` and `PBX_TIMEOUT`, with embedded defaults
+        under `data/`."""
         env = os.environ if environ is None else environ
         database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'crm.sqlite3'}"
         public_url = (env.get("PUBLIC_URL") or "").rstrip("/") or None
@@ -39,6 +40,7 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or _kept_secret(data_dir / "secret_key"),
             public_url=public_url,
             https_only_cookies=bool(public_url and public_url.startswith("https://")),
+            pbx_timeout=float(env.get("PBX_TIMEOUT") or 10.0),
         )
 
 
