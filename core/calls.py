@@ -51,6 +51,11 @@ async def ensure_call(db: Database, project_id: int, callid: str, now: datetime)
     return row
 
 
+async def find_call(db: Database, project_id: int, callid: str) -> dict[str, Any] | None:
+    """The call with this PBX id, if the PBX (or a request of ours) has mentioned it."""
+    return await db.fetch_one(_CALL, {"p_project": project_id, "p_callid": callid})
+
+
 async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> None:
     if values:
         await db.execute(_update(tuple(sorted(values))), {**values, "p_id": call_id})

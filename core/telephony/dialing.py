@@ -21,7 +21,6 @@ from core.employees import CALLS_MEGAFON
 from core.errors import Conflict, ValidationError
 from core.i18n import gettext as _
 from core.tables import call_requests
-from core.tables import calls as calls_table
 from core.telephony import connection
 from core.telephony.pbx_client import TIMEOUT, PbxError
 
@@ -160,11 +159,7 @@ async def call_of_request(db: Database, project_id: int, request: Mapping[str, A
     """The call the PBX reports for a request (None until its first webhook or without an id)."""
     if not request["callid"]:
         return None
-    return await db.fetch_one(
-        calls_table.select().where(
-            calls_table.c.project_id == project_id, calls_table.c.callid == request["callid"]
-        )
-    )
+    return await calls.find_call(db, project_id, request["callid"])
 
 
 async def call_from_card(
