@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from core import events
 from core.db import Database, Prepared, prepared
 from core.i18n import gettext as _
 from core.tables import calls, users
@@ -59,6 +60,17 @@ async def find_call(db: Database, project_id: int, callid: str) -> dict[str, Any
 async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> None:
     if values:
         await db.execute(_update(tuple(sorted(values))), {**values, "p_id": call_id})
+
+
+async def changed(db: Database, project_id: int, client_id: int) -> None:
+    """Open cards of the client show its calls anew."""
+    await events.emit(
+        db,
+        project_id,
+        events.client_topic(project_id, client_id),
+        events.CALL_UPDATED,
+        {"client_id": client_id},
+    )
 
 
 async def calls_of_client(db: Database, client_id: int, limit: int = 50) -> list[dict[str, Any]]:

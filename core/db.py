@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -285,6 +285,9 @@ class Database:
             self._pg = databases.Database(self.url, min_size=1, max_size=10)
         self._lock = asyncio.Lock()
         self._current: ContextVar[Any] = ContextVar(f"db-{id(self)}", default=None)
+        self._pending: ContextVar[_Pending | None] = ContextVar(f"db-p-{id(self)}", default=None)
+        # Called after each commit with the topics its transaction announced (`announce`).
+        self.on_commit: Callable[[set[str]], None] | None = None
 
     async def connect(self) -> None:
         if self._pg is not None:
@@ -364,13 +367,16 @@ class Database:
             yield
             return
         flushed = None
+        pending = _Pending()
         try:
             async with self._connection() as conn:
                 token = self._current.set(conn)
+                pending_token = self._pending.set(pending)
                 try:
                     async with conn.transaction():
                         yield
                 finally:
+                    self._pending.reset(pending_token)
                     self._current.reset(token)
         finally:
             if self._sqlite is not None:  # commit the group, also when this one failed
@@ -379,6 +385,18 @@ class Database:
         if flushed is not None:
             # Durable before the caller goes on (and, say, answers the PBX with a 200).
             await flushed
+        if pending.topics and self.on_commit is not None:
+            self.on_commit(pending.topics)
+
+    def announce(self, topic: str) -> None:
+        """Tell `on_commit` about `topic` once the current transaction has committed (at once
+        outside a transaction). A savepoint that rolls back leaves its topics announced:
+        listeners re-read what changed, so a needless announcement costs one read."""
+        pending = self._pending.get()
+        if pending is not None:
+            pending.topics.add(topic)
+        elif self.on_commit is not None:
+            self.on_commit({topic})
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -528,5 +546,26 @@ class Database:
 
         SQLite needs nothing: its transactions already run one at a time here.
         """
-        if self.dialect == "postgresql":
-            await self.execute("SELECT pg_advisory_xact_lock(hashtext(:name))", {"name": name})
+        if self.dialect != "postgresql":
+            return
+        pending = self._pending.get()
+        if pending is not None:
+            if name in pending.locks:  # held until the end of this transaction already
+                return
+            pending.locks.add(name)
+        await self.execute(_ADVISORY_LOCK, {"name": name})
+
+
+_ADVISORY_LOCK = prepared(
+    sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("name", type_=sa.Text))))
+)
+
+
+class _Pending:
+    """What the current transaction leaves for after its commit, and the locks it holds."""
+
+    __slots__ = ("locks", "topics")
+
+    def __init__(self) -> None:
+        self.topics: set[str] = set()
+        self.locks: set[str] = set()

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import clock, reactions
+from core import clock, events, reactions
 from core.clients import get_client
 from core.db import Database, prepared
 from core.errors import ValidationError
@@ -82,11 +82,30 @@ async def add_message(
         if not client_checked:
             await get_client(db, project_id, client_id)
         message_id = await db.execute(_INSERT, row)
+        await events.emit(
+            db,
+            project_id,
+            events.client_topic(project_id, client_id),
+            events.MESSAGE_CREATED,
+            {"message_id": message_id, "client_id": client_id},
+        )
         if not from_bot:
             await reactions.enqueue(db, project_id, client_id, message_id, text)
         if author_id is not None:
             return await db.fetch_one(_with_author().where(messages.c.id == message_id))
     return {**row, "id": message_id, "author_name": None}
+
+
+_MESSAGE = prepared(
+    _with_author().where(
+        messages.c.id == sa.bindparam("p_id"), messages.c.project_id == sa.bindparam("p_project")
+    )
+)
+
+
+async def get_message(db: Database, project_id: int, message_id: int) -> Mapping[str, Any] | None:
+    """One message as the dialog shows it (None if it is not in this project)."""
+    return await db.fetch_one(_MESSAGE, {"p_id": message_id, "p_project": project_id})
 
 
 async def add_note(

@@ -101,6 +101,7 @@ calls = sa.Table(
     sa.Column("ended_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("popup_topics", sa.Text, nullable=False, server_default=""),
 )
 
 webhook_deliveries = sa.Table(
@@ -177,4 +178,15 @@ bot_jobs = sa.Table(
     sa.Column("result", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime),
+)
+
+live_events = sa.Table(
+    "live_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("topic", sa.String(60), nullable=False),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )

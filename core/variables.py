@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import clock
+from core import clock, events
 from core.clients import get_client, reindex
 from core.db import Database
 from core.errors import NotFound, ValidationError
@@ -83,6 +83,18 @@ async def set_variables(
         await db.upsert(client_variables, rows, keys=("client_id", "name"))
         if any(searched(row["name"]) for row in rows):
             await reindex(db, project_id, client_id)
+        await changed(db, project_id, client_id)
+
+
+async def changed(db: Database, project_id: int, client_id: int) -> None:
+    """Open cards of the client show its variables anew."""
+    await events.emit(
+        db,
+        project_id,
+        events.client_topic(project_id, client_id),
+        events.VARIABLES_CHANGED,
+        {"client_id": client_id},
+    )
 
 
 async def set_variable(
@@ -107,3 +119,4 @@ async def delete_variable(db: Database, project_id: int, client_id: int, name: s
             )
         )
         await reindex(db, project_id, client_id)
+        await changed(db, project_id, client_id)

@@ -47,8 +47,102 @@
     var dialog = document.getElementById("dialog");
     if (dialog) dialog.scrollTop = dialog.scrollHeight;
   }
+  function nearBottom() {
+    var dialog = document.getElementById("dialog");
+    return !dialog || dialog.scrollHeight - dialog.scrollTop - dialog.clientHeight < 120;
+  }
+  // A message can come both with the note form's answer and over the live stream: keep one.
+  function dedupeMessages() {
+    var seen = {};
+    document.querySelectorAll("#messages > li[id]").forEach(function (item) {
+      if (seen[item.id]) item.remove(); else seen[item.id] = true;
+    });
+    var empty = document.getElementById("dialog-empty");
+    if (empty && document.querySelector("#messages > li")) empty.remove();
+  }
   document.addEventListener("DOMContentLoaded", scrollDialog);
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.target.id === "note-form") scrollDialog();
+    if (event.target.id === "note-form") { dedupeMessages(); scrollDialog(); }
+  });
+
+  // Live updates (web/sse.py). The page keeps the id of the last event it got in its stream
+  // address, so a stream that htmx opens anew resumes there (the browser's own reconnects
+  // send it as Last-Event-ID).
+  function remember(id) {
+    var body = document.body;
+    var url = body.getAttribute("sse-connect");
+    if (!url || !id) return;
+    url = url.replace(/([?&])after=\d*&?/, "$1").replace(/[?&]$/, "");
+    body.setAttribute("sse-connect", url + (url.indexOf("?") < 0 ? "?" : "&") + "after=" + id);
+  }
+  function firstId(html) {
+    var match = /^\s*<[a-z0-9]+[^>]*?\sid="([^"]+)"/i.exec(html || "");
+    return match ? match[1] : null;
+  }
+  var heldVariables = null; // an update that arrived while the manager was typing in that block
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    var target = event.target;
+    var data = event.detail.data;
+    if (target.getAttribute("hx-swap") === "beforeend") {
+      var id = firstId(data);
+      if (!data || (id && document.getElementById(id))) { // shown already (or nothing to show)
+        event.preventDefault();
+        remember(event.detail.lastEventId);
+        return;
+      }
+    }
+    if (target.id === "variables" && target.contains(document.activeElement) &&
+        document.activeElement.matches("input, textarea")) {
+      heldVariables = data;
+      event.preventDefault();
+      remember(event.detail.lastEventId);
+      return;
+    }
+    target._wasNearBottom = nearBottom();
+  });
+  document.addEventListener("focusout", function (event) {
+    var block = document.getElementById("variables");
+    if (!heldVariables || !block || !block.contains(event.target)) return;
+    setTimeout(function () {
+      if (!heldVariables || block.contains(document.activeElement)) return;
+      var data = heldVariables;
+      heldVariables = null;
+      htmx.swap(block, data, { swapStyle: "outerHTML" });
+    }, 0);
+  });
+  document.addEventListener("htmx:sseMessage", function (event) {
+    remember(event.detail.lastEventId);
+    if (event.target.id === "messages") {
+      dedupeMessages();
+      if (event.target._wasNearBottom) scrollDialog();
+    }
+    if (event.target.id === "call-popups") {
+      var popup = event.target.lastElementChild;
+      // Should the PBX never report the end of the call, the popup still goes.
+      if (popup) setTimeout(function () { popup.remove(); }, 180000);
+    }
+  });
+  document.addEventListener("htmx:sseOpen", function (event) {
+    var offline = document.getElementById("live-offline");
+    if (offline) offline.hidden = true;
+    var source = event.detail.source;
+    if (source._crmListening) return;
+    source._crmListening = true;
+    source.addEventListener("popup-close", function (message) {
+      remember(message.lastEventId);
+      var popup = document.getElementById(message.data);
+      if (popup) popup.remove();
+    });
+    source.addEventListener("reload", function () { window.location.reload(); });
+  });
+  document.addEventListener("htmx:sseError", function () {
+    var offline = document.getElementById("live-offline");
+    if (offline) offline.hidden = false;
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (!button) return;
+    var box = document.querySelector(button.getAttribute("data-dismiss"));
+    if (box) box.remove();
   });
 })();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -15,8 +16,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 
+from core import events
 from core.bots import BotRunner
 from core.db import Database
+from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
 from web.errors import EXCEPTION_HANDLERS
@@ -43,6 +46,11 @@ def create_app(settings: Settings) -> Starlette:
             httpx.AsyncClient(follow_redirects=False) as pbx_http,
         ):
             await migrate(db)
+            hub = Hub()  # this process's open live streams
+            bus = make_bus(hub, db.url, settings.redis_url)
+            db.on_commit = bus.publish
+            await bus.start()
+            housekeeping = asyncio.create_task(_forget_old_events(db))
             # Everything loaded so far lives as long as the process: keep it out of the
             # cyclic collector's way, so collections stay short under load.
             gc.collect()
@@ -54,12 +62,19 @@ def create_app(settings: Settings) -> Starlette:
                 "passwords": Passwords(cheap=settings.cheap_passwords),
                 "settings": settings,
                 "pbx_http": pbx_http,  # one connection pool for every call to the PBX
+                "hub": hub,
             }
+            hub.close_all()  # open streams end now, cleanly (see web/sse.py)
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
             runner.stop()
             try:
                 await asyncio.wait_for(bots, settings.pbx_timeout + 5)
             except TimeoutError:
                 log.warning("a bot reaction was still running at shutdown")
+            await bus.stop()
+            db.on_commit = None
 
     middleware = [
         Middleware(PbxFastPath),
@@ -86,6 +101,16 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+
+
+async def _forget_old_events(db: Database) -> None:
+    """Live events are kept for two days: a page away longer reloads instead of replaying."""
+    while True:
+        try:
+            await events.purge(db)
+        except Exception:  # a busy database now is no reason to stop trying later
+            log.exception("could not forget old live events")
+        await asyncio.sleep(3600)
 
 
 def from_environ() -> Starlette:

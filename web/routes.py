@@ -5,7 +5,7 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web import api
+from web import api, sse
 from web.megafon_webhook import megafon_webhook
 from web.views import bot, clients, employees, session, settings, telephony, webhooks
 
@@ -84,6 +84,8 @@ routes = [
         clients.call_progress,
         name="client_call_progress",
     ),
+    # Live updates of open pages (Server-Sent Events)
+    Route("/events", sse.stream, name="events"),
     # The PBX
     Route("/megafon_webhook", megafon_webhook, methods=POST, name="megafon_webhook"),
     Route("/webhooks", webhooks.journal, name="webhooks"),

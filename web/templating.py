@@ -64,15 +64,22 @@ def _environment() -> Environment:
 templates = Jinja2Templates(env=_environment())
 
 
+def _base(request: Request) -> dict[str, Any]:
+    csrf = request.scope.get("csrftoken")
+    return {"user": getattr(request.state, "user", None), "csrf_token": csrf() if csrf else ""}
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """Render a page or fragment with the signed-in user and the CSRF token at hand."""
-    csrf = request.scope.get("csrftoken")
-    base = {
-        "user": getattr(request.state, "user", None),
-        "csrf_token": csrf() if csrf else "",
-    }
     return templates.TemplateResponse(
-        request, name, {**base, **(context or {})}, status_code=status_code
+        request, name, {**_base(request), **(context or {})}, status_code=status_code
+    )
+
+
+def fragment(request: Request, name: str, context: dict[str, Any]) -> str:
+    """A fragment as text, for a live update: the same template and context as `render`."""
+    return templates.env.get_template(name).render(
+        {"request": request, **_base(request), **context}
     )

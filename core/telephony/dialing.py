@@ -134,6 +134,8 @@ async def make_call(
                     "updated_at": now,
                 },
             )
+            if call["client_id"] or client_id:
+                await calls.changed(db, project_id, call["client_id"] or client_id)
     return CallRequest(request_id, callid, OK)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from core import calls, dialogs, matching, variables
 from core.db import Database
-from core.telephony import protocol
+from core.telephony import popups, protocol
 from core.telephony.protocol import Webhook
 
 # INCOMING and CANCELLED only drive the incoming-call popup; they write nothing to the dialog.
@@ -74,6 +74,8 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
         text = status_text(hook.status)
     elif hook.cmd == protocol.RATING:
         values["rating"] = hook.rating
+    if client_id is not None:
+        values.update(await popups.follow(db, project_id, hook, call, client_id))
     await calls.update_call(db, call["id"], values)
     if (
         hook.cmd == protocol.EVENT
@@ -93,6 +95,7 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
         )
     if client_id is None:
         return  # an internal call: nothing to show in a client's dialog
+    await calls.changed(db, project_id, client_id)
     if hook.cmd != protocol.RATING:
         await variables.set_variables(
             db, project_id, client_id, _call_variables(hook, call), client_checked=True

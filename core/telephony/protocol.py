@@ -77,6 +77,9 @@ class Webhook:
     @property
     def dedupe_key(self) -> str | None:
         """What makes a repeated delivery the same; a `contact` question is never a duplicate."""
+        if self.cmd == EVENT and self.event_type in (INCOMING, CANCELLED):
+            # A group call rings (and cancels) each employee with the same callid.
+            return f"event:{self.callid}:{self.event_type}:{pbx_login(self.user) or self.ext}"
         if self.cmd == EVENT:
             return f"event:{self.callid}:{self.event_type}"
         if self.cmd == HISTORY:

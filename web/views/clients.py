@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from core import calls, clients, dialogs, employees, variables
+from core import calls, clients, dialogs, employees, events, variables
 from core.errors import Conflict, NotFound, ValidationError, describe
 from core.i18n import gettext as _
 from core.telephony import dialing
@@ -84,8 +84,12 @@ async def create(request: Request) -> Response:
 
 async def _card_context(request: Request, client_id: int) -> dict[str, Any]:
     db, project_id = request.state.db, request.state.user["project_id"]
+    # Read first: the live stream replays whatever happens after it, so nothing is missed
+    # (and what is shown twice is dropped by its element id in the page).
+    live_cursor = await events.latest_id(db)
     client = await clients.get_client(db, project_id, client_id)
     return {
+        "live_cursor": live_cursor,
         "client": client,
         "variables": await variables.list_variables(db, client_id),
         "dialog": await dialogs.dialog(db, project_id, client_id),

@@ -1,0 +1,155 @@
+"""Live updates across restarts and processes: the app run as `python -m web serve`, in
+processes of its own, stopped with a real SIGTERM; PostgreSQL and Redis as the machine runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from core import employees, projects
+from core.db import Database
+from tests import builders
+from tests.conftest import PG_URL
+from tests.live_server import AppProcess, LiveBrowser, Stream, free_port
+from tests.web.test_calls_from_crm import core
+from tests.web.test_live_updates import MARIA, texts
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+async def people(db: Database) -> dict[str, Any]:
+    admin = await builders.admin(db, email="anna@romashka.ru")
+    project = admin["project_id"]
+    await builders.manager(
+        db,
+        project,
+        email="ivan@romashka.ru",
+        call_method=employees.CALLS_MEGAFON,
+        pbx_user="ivanov",
+    )
+    maria = await builders.client(db, project, phone="+7 926 555-01-01")
+    return {"key": await projects.generate_api_key(db, project), "maria": maria["id"]}
+
+
+class Tabs:
+    """Browsers and their streams, closed before the servers stop."""
+
+    def __init__(self) -> None:
+        self.open: list[Any] = []
+
+    def browser(self, app: AppProcess, email: str) -> LiveBrowser:
+        client = LiveBrowser(base_url=app.url, follow_redirects=True, timeout=15)
+        self.open.append(client)
+        client.login(email)
+        return client
+
+    def stream(self, client: httpx.Client, url: str, last_event_id: str | None = None) -> Stream:
+        stream = Stream(client, url, last_event_id)
+        self.open.insert(0, stream)
+        assert stream.status_code == 200
+        return stream
+
+    def close(self) -> None:
+        for closable in self.open:
+            closable.close()
+
+
+@pytest.fixture
+def tabs() -> Iterator[Tabs]:
+    opened = Tabs()
+    yield opened
+    opened.close()
+
+
+def webhook(app: AppProcess, key: str, **fields: str) -> None:
+    response = httpx.post(
+        app.url + "/megafon_webhook",
+        data={"direction": "in", "phone": MARIA, **fields, "crm_token": key},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def clean(log: str) -> bool:
+    return "ERROR" not in log and "Traceback" not in log
+
+
+def test_a_restart_ends_streams_cleanly_and_the_page_gets_what_it_missed(tmp_path, tabs):
+    url = f"sqlite:///{tmp_path}/crm.sqlite3"
+    port = free_port()
+    with AppProcess(url, port) as first:
+        ids = core(url, people)
+        anna = tabs.browser(first, "anna@romashka.ru")
+        card = tabs.stream(anna, f"/events?client={ids['maria']}")
+        webhook(first, ids["key"], cmd="event", type="ACCEPTED", callid="c1")
+        card.wait_for("message")
+        log = first.stop()
+        while card.next(timeout=10) is not None:
+            pass
+        assert card.error is None  # the response ended properly, not a broken connection
+        assert clean(log), log
+
+    with AppProcess(url, port) as second:  # the same address, as after a deploy
+        webhook(second, ids["key"], cmd="event", type="COMPLETED", callid="c1")
+        webhook(second, ids["key"], cmd="history", type="in", status="Success", callid="c1")
+        last = card.received[-1].id
+        resumed = tabs.stream(anna, f"/events?client={ids['maria']}", last_event_id=last)
+        missed = resumed.quiet(1.0)
+        assert texts(missed) == ["megafon_call_event COMPLETED", "megafon_call_status Success"]
+        assert all(int(e.id) > int(last) for e in missed)
+        resumed.close()
+        assert clean(second.stop())
+
+
+def test_two_processes_share_live_events_through_redis(tmp_path, tabs):
+    url = f"sqlite:///{tmp_path}/crm.sqlite3"  # SQLite has no channel of its own: only Redis
+    with (
+        AppProcess(url, REDIS_URL=REDIS_URL) as one,
+        AppProcess(url, REDIS_URL=REDIS_URL) as two,
+    ):
+        ids = core(url, people)
+        shared(one, two, ids, tabs)
+
+
+@pytest.fixture
+def pg_url(pg_database: str | None) -> str:
+    if not pg_database:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it)")
+
+    async def reset() -> None:
+        conn = await asyncpg.connect(pg_database)
+        try:
+            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await conn.close()
+
+    asyncio.run(reset())
+    return pg_database
+
+
+def test_two_processes_share_live_events_through_postgresql(pg_url, tabs):
+    assert PG_URL
+    with AppProcess(pg_url) as one, AppProcess(pg_url) as two:
+        ids = core(pg_url, people)
+        shared(one, two, ids, tabs)
+
+
+def shared(one: AppProcess, two: AppProcess, ids: dict[str, Any], tabs: Tabs) -> None:
+    """A webhook received by one process reaches the streams that the other one holds."""
+    card = tabs.stream(tabs.browser(two, "anna@romashka.ru"), f"/events?client={ids['maria']}")
+    ivan = tabs.stream(tabs.browser(one, "ivan@romashka.ru"), "/events")
+    started = time.monotonic()
+    webhook(one, ids["key"], cmd="event", type="ACCEPTED", callid="c1", user="ivanov")
+    assert "megafon_call_event ACCEPTED" in card.wait_for("message", timeout=1).data
+    assert time.monotonic() - started < 1
+    webhook(two, ids["key"], cmd="event", type="INCOMING", callid="c2", user="ivanov")
+    assert "Мария Иванова" in ivan.wait_for("popup", timeout=1).data
+    webhook(two, ids["key"], cmd="event", type="CANCELLED", callid="c2", user="ivanov")
+    ivan.wait_for("popup-close", timeout=1)

@@ -1,0 +1,163 @@
+"""The live stream of an open page: `GET /events`, one per tab, Server-Sent Events.
+
+A page follows its employee's popups and, on a client card, that client (`?client=<id>`). Each
+event is rendered with the fragment the page itself is made of, and carries its `live_events` id:
+after a dropped connection or a restart the browser reconnects with `Last-Event-ID` (or the
+page's `?after=` cursor) and gets what it missed, in order. See `core.events` and `core.live`.
+
+SSE event names are what the page's `sse-swap` attributes listen for: `message` (appended to
+the dialog), `calls` and `variables` (the card's blocks anew), `popup` and `popup-close` (the
+incoming-call popup), `reload` (too much was missed: reload the page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from core import calls, clients, dialogs, events, variables
+from core.errors import NotFound
+from core.i18n import gettext as _
+from core.live import Subscription
+from web.auth import NotAuthenticated, login_required
+from web.forms import query_int
+from web.templating import fragment
+
+REPLAY_LIMIT = 500  # more missed than this: the page reloads instead
+RETRY_MS = 1000  # how soon a browser reconnects after the stream drops
+POPUP_WITHIN = timedelta(minutes=10)  # no ringing lasts longer
+RELOAD = ServerSentEvent("reload", event="reload")  # browsers dispatch no event without data
+
+
+def _cursor(request: Request) -> int | None:
+    """Where the page is: the id it last received (`Last-Event-ID`, sent by the browser on
+    reconnecting), else the `after` id its HTML was rendered at."""
+    header = request.headers.get("last-event-id", "").strip()
+    if header.isdigit():
+        return int(header)
+    return query_int(request, "after")
+
+
+async def stream(request: Request) -> Response:
+    try:
+        return await _stream(request)
+    except NotAuthenticated:
+        # An EventSource cannot follow a redirect to the login page; the page's next
+        # navigation will.
+        return PlainTextResponse(_("Нужно войти"), status_code=401)
+
+
+@login_required
+async def _stream(request: Request) -> Response:
+    db, user = request.state.db, request.state.user
+    client_id = query_int(request, "client")
+    if client_id is not None:
+        await clients.get_client(db, user["project_id"], client_id)  # theirs, or 404
+    after = _cursor(request)
+    if after is None:
+        after = await events.latest_id(db)
+    subscription = Subscription(
+        request.state.hub, events.page_topics(user["project_id"], user["id"], client_id)
+    )
+    return EventSourceResponse(
+        _events(request, subscription, after),
+        ping=request.state.settings.sse_ping,
+        send_timeout=30,  # a client that stopped reading is dropped, not buffered for
+        shutdown_event=subscription,  # on shutdown sse-starlette wakes it: a clean end
+        shutdown_grace_period=2,
+    )
+
+
+async def _events(
+    request: Request, subscription: Subscription, after: int
+) -> AsyncIterator[ServerSentEvent]:
+    db = request.state.db
+    request.state.hub.add(subscription)
+    try:
+        yield ServerSentEvent(comment="connected", retry=RETRY_MS)
+        if not await events.can_replay(db, after):
+            yield RELOAD
+            return
+        popups = await events.open_popups(db, subscription.topics[:2], POPUP_WITHIN)
+        for event in popups:
+            if event.id <= after and (rendered := await _render(request, event)):
+                yield rendered  # (later ones come with the replay below)
+        cursor = after
+        while True:
+            batch = await events.since(db, subscription.topics, cursor, REPLAY_LIMIT + 1)
+            if len(batch) > REPLAY_LIMIT:
+                yield RELOAD
+                return
+            for event in events.coalesce(batch):
+                if rendered := await _render(request, event):
+                    yield rendered
+            if batch:
+                cursor = batch[-1].id
+            if not await subscription.wait():
+                return  # the server is shutting down: end the response cleanly
+    finally:
+        subscription.close()
+
+
+async def _render(request: Request, event: events.Event) -> ServerSentEvent | None:
+    """The event as its fragment; None when there is nothing to show (browsers dispatch no
+    event without data)."""
+    name, html = await RENDERERS[event.name](request, event.data)
+    return ServerSentEvent(html, event=name, id=str(event.id)) if html else None
+
+
+def _project(request: Request) -> int:
+    return request.state.user["project_id"]
+
+
+async def _message(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    message = await dialogs.get_message(request.state.db, _project(request), data["message_id"])
+    if message is None:
+        return "message", ""  # deleted since: nothing to add
+    return "message", fragment(request, "clients/_message.html", {"message": message})
+
+
+async def _variables(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    db, client_id = request.state.db, data["client_id"]
+    context = {
+        "client": {"id": client_id},
+        "variables": await variables.list_variables(db, client_id),
+    }
+    return "variables", fragment(request, "clients/_variables.html", context)
+
+
+async def _calls(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    db = request.state.db
+    context = {
+        "calls": await calls.calls_of_client(db, data["client_id"]),
+        "staff_names": await calls.employee_names(db, _project(request)),
+    }
+    return "calls", fragment(request, "clients/_calls.html", context)
+
+
+async def _popup(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    try:
+        client = await clients.get_client(request.state.db, _project(request), data["client_id"])
+    except NotFound:
+        client = None
+    context = {"call_id": data["call_id"], "client": client, "phone": data["phone"]}
+    return "popup", fragment(request, "calls/_popup.html", context)
+
+
+async def _popup_close(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    return "popup-close", f"call-popup-{data['call_id']}"
+
+
+Renderer = Callable[[Request, Mapping[str, Any]], Any]
+RENDERERS: dict[str, Renderer] = {
+    events.MESSAGE_CREATED: _message,
+    events.VARIABLES_CHANGED: _variables,
+    events.CALL_UPDATED: _calls,
+    events.CALL_INCOMING: _popup,
+    events.CALL_ENDED: _popup_close,
+}
