@@ -91,7 +91,7 @@
         return;
       }
     }
-    if (target.id === "variables" && target.contains(document.activeElement) &&
+    if (target.id === "variables-live" && target.contains(document.activeElement) &&
         document.activeElement.matches("input, textarea")) {
       heldVariables = data;
       event.preventDefault();
@@ -101,13 +101,13 @@
     target._wasNearBottom = nearBottom();
   });
   document.addEventListener("focusout", function (event) {
-    var block = document.getElementById("variables");
+    var block = document.getElementById("variables-live");
     if (!heldVariables || !block || !block.contains(event.target)) return;
     setTimeout(function () {
       if (!heldVariables || block.contains(document.activeElement)) return;
       var data = heldVariables;
       heldVariables = null;
-      htmx.swap(block, data, { swapStyle: "outerHTML" });
+      htmx.swap(block, data, { swapStyle: "innerHTML" });
     }, 0);
   });
   document.addEventListener("htmx:sseMessage", function (event) {

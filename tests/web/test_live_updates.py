@@ -146,7 +146,7 @@ def test_an_open_card_shows_the_pbx_events_within_a_second(crm):
     assert len(calls) == len(variables) == 1  # one webhook: each block once
     assert 'id="calls"' in calls[0].data and "Разговор" in calls[0].data
     assert "megafon_call_user" in variables[0].data and "ivanov" in variables[0].data
-    assert 'sse-swap="variables"' in variables[0].data  # the very fragment the card is made of
+    assert 'id="variables"' in variables[0].data  # the very fragment the card is made of
     assert not [e for e in later if e.event == "message"]
 
     # A note written in another tab appears too, as the dialog shows notes.
