@@ -73,23 +73,28 @@ async def changed(db: Database, project_id: int, client_id: int) -> None:
     )
 
 
+# Prepared: an open card re-reads these with every call event of its client (web/sse.py).
+_CALLS_OF_CLIENT = prepared(
+    calls.select()
+    .where(calls.c.client_id == sa.bindparam("p_client"))
+    .order_by(calls.c.id.desc())
+    .limit(sa.bindparam("p_limit"))
+)
+_STAFF = prepared(
+    sa.select(users.c.name, users.c.pbx_user).where(
+        users.c.project_id == sa.bindparam("p_project"), users.c.pbx_user.is_not(None)
+    )
+)
+
+
 async def calls_of_client(db: Database, client_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """The client's calls, newest first (`employee_names` tells who talked)."""
-    return await db.fetch_all(
-        calls.select()
-        .where(calls.c.client_id == client_id)
-        .order_by(calls.c.id.desc())
-        .limit(limit)
-    )
+    return await db.fetch_all(_CALLS_OF_CLIENT, {"p_client": client_id, "p_limit": limit})
 
 
 async def employee_names(db: Database, project_id: int) -> dict[str, str]:
     """PBX login, extension or number → employee name, for showing who talked."""
-    rows = await db.fetch_all(
-        sa.select(users.c.name, users.c.pbx_user).where(
-            users.c.project_id == project_id, users.c.pbx_user.is_not(None)
-        )
-    )
+    rows = await db.fetch_all(_STAFF, {"p_project": project_id})
     names = {}
     for row in rows:
         names[row["pbx_user"]] = row["name"]

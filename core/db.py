@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -282,10 +282,13 @@ class Database:
         self._pg: databases.Database | None = None
         self._sqlite: _SqliteConnection | None = None
         if self.dialect == "postgresql":
-            self._pg = databases.Database(self.url, min_size=1, max_size=10)
+            self._pg = databases.Database(
+                self.url, min_size=1, max_size=20, reset=_keep_session_state
+            )
         self._lock = asyncio.Lock()
         self._current: ContextVar[Any] = ContextVar(f"db-{id(self)}", default=None)
         self._pending: ContextVar[_Pending | None] = ContextVar(f"db-p-{id(self)}", default=None)
+        self._session: ContextVar[Any] = ContextVar(f"db-s-{id(self)}", default=None)
         # Called after each commit with the topics its transaction announced (`announce`).
         self.on_commit: Callable[[set[str]], None] | None = None
 
@@ -323,17 +326,21 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.disconnect()
 
-    async def _pg_prepared(self, query: Prepared, values: Values) -> list[dict[str, Any]]:
-        """A prepared statement on asyncpg directly: compiled once, `$n` parameters."""
+    def _pg_compiled(self, query: Prepared) -> Any:
         if query.pg is None:
             statement = query.statement
             if isinstance(statement, sa.Insert) and not statement._returning:
                 # asyncpg has no lastrowid: new ids come back through RETURNING
                 statement = statement.returning(*statement.table.primary_key.columns)
             query.pg = compile_prepared(statement, _ASYNCPG)
+        return query.pg
+
+    async def _pg_prepared(self, query: Prepared, values: Values) -> list[dict[str, Any]]:
+        """A prepared statement on asyncpg directly: compiled once, `$n` parameters."""
+        compiled = self._pg_compiled(query)
         async with self._connection() as conn:
-            rows = await conn.raw_connection.fetch(query.pg[0], *bind_values(query.pg, values))
-        return result_rows(query.pg, rows)
+            rows = await conn.raw_connection.fetch(compiled[0], *bind_values(compiled, values))
+        return result_rows(compiled, rows)
 
     def _bound(self, query: Query, values: Values) -> tuple[Query, Values]:
         """`databases` reads values of a Core statement as INSERT/UPDATE values; statements
@@ -345,8 +352,23 @@ class Database:
         return query, values
 
     @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        """Several reads in a row on one connection (PostgreSQL: one pool checkout instead of
+        one per statement); no transaction, so each read sees the latest commits. On SQLite,
+        where there is one connection anyway, nothing changes."""
+        if self._pg is None or self._current.get() is not None or self._session.get():
+            yield
+            return
+        async with self._pg.connection() as conn:
+            token = self._session.set(conn)
+            try:
+                yield
+            finally:
+                self._session.reset(token)
+
+    @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
-        current = self._current.get()
+        current = self._current.get() or self._session.get()
         if current is not None:
             yield current
         elif self._sqlite is not None:
@@ -375,6 +397,8 @@ class Database:
                 try:
                     async with conn.transaction():
                         yield
+                        for action in pending.before_commit.values():
+                            await action()
                 finally:
                     self._pending.reset(pending_token)
                     self._current.reset(token)
@@ -387,6 +411,19 @@ class Database:
             await flushed
         if pending.topics and self.on_commit is not None:
             self.on_commit(pending.topics)
+
+    def stash(self, key: str, action: Callable[[list[Any]], Awaitable[None]]) -> list[Any]:
+        """A list that lives as long as the current transaction; `action(list)` runs on it
+        once, at the transaction's end, just before the commit. A savepoint that rolls back
+        drops what it added. (Used to write rows as late as possible: `core.events`.)"""
+        pending = self._pending.get()
+        if pending is None:
+            raise RuntimeError("stash() needs a transaction")
+        if key not in pending.stashed:
+            items: list[Any] = []
+            pending.stashed[key] = items
+            pending.before_commit[key] = lambda: action(items)
+        return pending.stashed[key]
 
     def announce(self, topic: str) -> None:
         """Tell `on_commit` about `topic` once the current transaction has committed (at once
@@ -406,8 +443,16 @@ class Database:
             async with self.transaction():
                 yield
             return
-        async with current.transaction():
-            yield
+        pending = self._pending.get()
+        marks = {k: len(v) for k, v in pending.stashed.items()} if pending else {}
+        try:
+            async with current.transaction():
+                yield
+        except BaseException:
+            if pending is not None:  # what the rolled-back part stashed goes with it
+                for key, items in pending.stashed.items():
+                    del items[marks.get(key, 0) :]
+            raise
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[dict[str, Any]]:
         if self._pg is not None and isinstance(query, Prepared):
@@ -467,8 +512,11 @@ class Database:
             async with self.transaction():
                 return await self.execute_many(query, values)
         if isinstance(query, Prepared) and self._pg is not None:
-            for row in values:
-                await self._pg_prepared(query, row)
+            compiled = self._pg_compiled(query)
+            async with self._connection() as conn:  # asyncpg pipelines them: one round trip
+                await conn.raw_connection.executemany(
+                    compiled[0], [bind_values(compiled, row) for row in values]
+                )
             return
         async with self._connection() as conn:
             await conn.execute_many(query, list(values))
@@ -561,11 +609,21 @@ _ADVISORY_LOCK = prepared(
 )
 
 
+async def _keep_session_state(conn: Any) -> None:
+    """What asyncpg's pool runs on each connection it takes back, after rolling back any open
+    transaction. Its default (`RESET ALL`, `UNLISTEN *`, unlocking session advisory locks) cost
+    one more round trip per statement outside a transaction, and this app leaves no such state:
+    its advisory locks end with their transaction and it listens on a connection of its own
+    (`core.live`)."""
+
+
 class _Pending:
     """What the current transaction leaves for after its commit, and the locks it holds."""
 
-    __slots__ = ("locks", "topics")
+    __slots__ = ("before_commit", "locks", "stashed", "topics")
 
     def __init__(self) -> None:
         self.topics: set[str] = set()
         self.locks: set[str] = set()
+        self.stashed: dict[str, list[Any]] = {}
+        self.before_commit: dict[str, Callable[[], Awaitable[None]]] = {}

@@ -84,24 +84,29 @@ _EXISTS = prepared(sa.select(live_events.c.id).where(live_events.c.id == sa.bind
 
 async def emit(
     db: Database, project_id: int, topic: str, name: str, data: Mapping[str, Any]
-) -> int:
-    """Log an event in the current transaction; streams hear of it after the commit."""
+) -> None:
+    """Log an event with the current transaction; streams hear of it after the commit."""
     async with db.transaction():
-        # PostgreSQL: a project's events commit in id order, so a stream that has read up to
-        # an id can never see an older one appear later (SQLite has one writer anyway).
-        await db.lock(f"live:{project_id}")
-        event_id = await db.execute(
-            _INSERT,
+        db.stash("live_events", lambda rows: _insert(db, rows)).append(
             {
                 "project_id": project_id,
                 "topic": topic,
                 "name": name,
                 "data": json.dumps(data, ensure_ascii=False, separators=(",", ":")),
                 "created_at": clock.now(),
-            },
+            }
         )
         db.announce(topic)
-    return event_id
+
+
+async def _insert(db: Database, rows: list[dict[str, Any]]) -> None:
+    """The transaction's events, written just before its commit. PostgreSQL: under a lock per
+    project, held from here to the commit, so that a project's events commit in id order and
+    a stream that has read up to an id never sees an older one appear later (SQLite has one
+    writer anyway). Written last, they hold that lock for as short a time as can be."""
+    for project_id in sorted({row["project_id"] for row in rows}):
+        await db.lock(f"live:{project_id}")
+    await db.execute_many(_INSERT, rows)
 
 
 async def emit_many(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from core import clock, events
 from core.clients import get_client, reindex
-from core.db import Database
+from core.db import Database, prepared
 from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
 from core.tables import client_variables
@@ -42,12 +42,15 @@ def clean_value(value: str) -> str:
     return value
 
 
+_OF_CLIENT = prepared(  # an open card re-reads them with every change (web/sse.py)
+    client_variables.select()
+    .where(client_variables.c.client_id == sa.bindparam("p_client"))
+    .order_by(client_variables.c.name)
+)
+
+
 async def list_variables(db: Database, client_id: int) -> list[Mapping[str, Any]]:
-    return await db.fetch_all(
-        client_variables.select()
-        .where(client_variables.c.client_id == client_id)
-        .order_by(client_variables.c.name)
-    )
+    return await db.fetch_all(_OF_CLIENT, {"p_client": client_id})
 
 
 def searched(name: str) -> bool:

@@ -133,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         # (p99 180-400 ms against a 17 ms median); the stock loop keeps the p99 near the median.
         "loop": "asyncio",
     }
+    if args.workers > 1 and settings.database_url.startswith("sqlite") and not settings.redis_url:
+        print(
+            "Внимание: на SQLite без REDIS_URL процессы не делятся живыми обновлениями; "
+            "открытые страницы увидят только события своего процесса.",
+            file=sys.stderr,
+        )
     if args.workers > 1:
         # Worker processes import the app themselves, configured from the same environment
         # (SECRET_KEY is kept in data/ by now, so they all agree).

@@ -80,28 +80,38 @@ async def _events(
     request.state.hub.add(subscription)
     try:
         yield ServerSentEvent(comment="connected", retry=RETRY_MS)
-        if not await events.can_replay(db, after):
-            yield RELOAD
-            return
-        popups = await events.open_popups(db, subscription.topics[:2], POPUP_WITHIN)
-        for event in popups:
-            if event.id <= after and (rendered := await _render(request, event)):
-                yield rendered  # (later ones come with the replay below)
-        cursor = after
-        while True:
-            batch = await events.since(db, subscription.topics, cursor, REPLAY_LIMIT + 1)
-            if len(batch) > REPLAY_LIMIT:
+        async with db.reading():
+            if not await events.can_replay(db, after):
                 yield RELOAD
                 return
-            for event in events.coalesce(batch):
-                if rendered := await _render(request, event):
-                    yield rendered
+            # Popups still ringing from before `after`; later ones come with the replay below.
+            popups = await events.open_popups(db, subscription.topics[:2], POPUP_WITHIN)
+            ready = await _rendered(request, [e for e in popups if e.id <= after])
+        for sse in ready:
+            yield sse
+        cursor = after
+        while True:
+            # Read and render on one connection, then send: a slow reader holds no connection.
+            async with db.reading():
+                batch = await events.since(db, subscription.topics, cursor, REPLAY_LIMIT + 1)
+                if len(batch) > REPLAY_LIMIT:
+                    ready = [RELOAD]
+                else:
+                    ready = await _rendered(request, events.coalesce(batch))
+            for sse in ready:
+                yield sse
+            if ready and ready[-1] is RELOAD:
+                return
             if batch:
                 cursor = batch[-1].id
             if not await subscription.wait():
                 return  # the server is shutting down: end the response cleanly
     finally:
         subscription.close()
+
+
+async def _rendered(request: Request, batch: list[events.Event]) -> list[ServerSentEvent]:
+    return [sse for event in batch if (sse := await _render(request, event))]
 
 
 async def _render(request: Request, event: events.Event) -> ServerSentEvent | None:

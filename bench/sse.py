@@ -1,0 +1,331 @@
+"""Live streams under load: 1,000 open client cards while the PBX posts 200 webhooks a second.
+
+    .venv/bin/python bench/sse.py [--streams 1000] [--rate 200] [--seconds 20] [--runs 3]
+                                  [--db sqlite|postgresql] [--redis]
+
+The app runs as `python -m web serve` in its own process. One employee opens `--streams` live
+streams (`/events?client=<id>`), each on a different client's card, as that many browser tabs
+would. Then calls arrive, one client after another, paced to `--rate` webhooks a second: each call
+is INCOMING, ACCEPTED, COMPLETED and its history, half a second apart; the last three each write
+a message into the client's dialog. For every such message the benchmark times the moment the
+webhook was sent to the moment its `message` event arrived on that client's stream (the
+webhook-to-receipt latency), and checks that each arrives exactly once.
+
+Memory: the server's resident memory (VmRSS) with no stream open, and with all of them open and
+idle; the difference divided by the number of streams is the memory per open stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from urllib.parse import urlencode
+
+import asyncpg
+import httpx
+
+from core import clients, employees, projects
+from core.db import Database
+from core.migrations import migrate
+from core.passwords import Passwords
+
+ROOT = Path(__file__).resolve().parents[1]
+EMAIL, PASSWORD = "bench@example.ru", "bench-password"
+STEPS = ("INCOMING", "ACCEPTED", "COMPLETED", "history")  # half a second apart
+WITH_MESSAGE = {"ACCEPTED", "COMPLETED", "history"}
+
+
+def phone(i: int) -> str:
+    return f"79{(i * 7919 + 12345) % 10**9:09d}"
+
+
+async def prepare(url: str, streams: int) -> tuple[str, list[int]]:
+    async with Database(url) as db:
+        await migrate(db)
+        admin = await employees.create_admin(
+            db, Passwords(), "bench", employees.EmployeeInput("Bench", EMAIL, password=PASSWORD)
+        )
+        project = admin["project_id"]
+        # The PBX rings this employee, who has no page open: popups cost a row, no stream.
+        await employees.create_employee(
+            db,
+            Passwords(cheap=True),
+            project,
+            employees.EmployeeInput(
+                "Оператор",
+                "operator@example.ru",
+                password=PASSWORD,
+                call_method=employees.CALLS_MEGAFON,
+                pbx_user="operator",
+            ),
+        )
+        key = await projects.generate_api_key(db, project)
+        ids = [
+            await clients.create_client(
+                db, project, clients.ClientInput(name=f"Клиент {i}", phone=phone(i))
+            )
+            for i in range(streams)
+        ]
+        return key, ids
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+
+
+class Streams:
+    """Many SSE streams on raw sockets (a browser tab's worth of work each, no more)."""
+
+    def __init__(self, port: int, cookie: str) -> None:
+        self.port, self.cookie = port, cookie
+        self.connected = 0
+        self.received: dict[int, list[float]] = defaultdict(list)  # stream → receipt times
+        self.writers: list[asyncio.StreamWriter] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def open(self, index: int, client_id: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+        self.writers.append(writer)
+        writer.write(
+            (
+                f"GET /events?client={client_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Accept: text/event-stream\r\nCookie: {self.cookie}\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b" 200 " not in head.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"stream {index}: {head[:200]!r}")
+        self.tasks.append(asyncio.create_task(self._read(index, reader)))
+
+    async def _read(self, index: int, reader: asyncio.StreamReader) -> None:
+        buffer = b""
+        while True:
+            size = int((await reader.readline()).strip() or b"0", 16)
+            if size == 0:
+                return
+            buffer += (await reader.readexactly(size + 2))[:-2]
+            while b"\r\n\r\n" in buffer:
+                block, buffer = buffer.split(b"\r\n\r\n", 1)
+                if block.startswith(b": connected"):
+                    self.connected += 1
+                elif b"event: message\r\n" in block:
+                    self.received[index].append(time.perf_counter())
+
+    def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for writer in self.writers:
+            writer.close()
+
+
+class Pbx(threading.Thread):
+    """The PBX: calls one client after another, `rate` webhooks a second, sent on schedule
+    (open loop: a slow answer never slows the sending down)."""
+
+    def __init__(self, port: int, key: str, streams: int, rate: int, seconds: float, first: int):
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{port}/megafon_webhook"
+        self.key, self.streams, self.rate, self.seconds = key, streams, rate, seconds
+        self.first = first  # the first call's number, so runs never repeat a callid
+        self.sent: dict[int, deque[float]] = defaultdict(deque)  # stream → send times
+        self.answers: list[float] = []
+        self.failures = 0
+
+    def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+            tasks = []
+            calls_per_second = self.rate / len(STEPS)
+            calls = int(self.seconds * calls_per_second)
+            start = time.perf_counter() + 0.2
+            for n in range(calls):
+                call = self.first + n
+                stream = call % self.streams
+                for step_index, step in enumerate(STEPS):
+                    at = start + n / calls_per_second + step_index * 0.5
+                    tasks.append(asyncio.create_task(self._send(http, at, call, stream, step)))
+            await asyncio.gather(*tasks)
+
+    async def _send(
+        self, http: httpx.AsyncClient, at: float, call: int, stream: int, step: str
+    ) -> None:
+        await asyncio.sleep(max(0, at - time.perf_counter()))
+        fields = {
+            "callid": f"bench-{call}",
+            "phone": phone(stream),
+            "user": "operator",
+            "crm_token": self.key,
+        }
+        if step == "history":
+            fields.update(cmd="history", type="in", status="Success", duration="42")
+        else:
+            fields.update(cmd="event", type=step, direction="in")
+        sent = time.perf_counter()
+        if step in WITH_MESSAGE:
+            self.sent[stream].append(sent)
+        response = await http.post(
+            self.url,
+            content=urlencode(fields),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        self.answers.append((time.perf_counter() - sent) * 1000)
+        self.failures += response.status_code != 200
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+async def bench(args: argparse.Namespace, port: int, pid: int, key: str, ids: list[int]) -> dict:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+        browser.get("/login")
+        token = browser.cookies["csrftoken"]
+        browser.post("/login", data={"email": EMAIL, "password": PASSWORD, "csrftoken": token})
+        cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    streams = Streams(port, cookie)
+    await asyncio.sleep(1)
+    idle = rss_kb(pid)
+    for start in range(0, len(ids), 100):  # as tabs open: not all in the same millisecond
+        await asyncio.gather(
+            *(streams.open(i, ids[i]) for i in range(start, min(start + 100, len(ids))))
+        )
+    while streams.connected < len(ids):
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(2)
+    open_rss = rss_kb(pid)
+    runs = []
+    for run in range(args.runs):
+        before = {i: len(times) for i, times in streams.received.items()}
+        pbx = Pbx(port, key, len(ids), args.rate, args.seconds, first=run * 1_000_000)
+        pbx.start()
+        while pbx.is_alive():
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)  # the last messages arrive
+        latencies, lost, extra = [], 0, 0
+        for stream, sent in pbx.sent.items():
+            got = streams.received.get(stream, [])[before.get(stream, 0) :]
+            lost += max(0, len(sent) - len(got))
+            extra += max(0, len(got) - len(sent))
+            latencies += [(r - s) * 1000 for s, r in zip(sent, got, strict=False)]
+        runs.append(
+            {
+                "webhooks/s": len(pbx.answers) / args.seconds,
+                "messages": len(latencies),
+                "p50": statistics.median(latencies),
+                "p99": percentile(latencies, 0.99),
+                "max": max(latencies),
+                "answer p99": percentile(pbx.answers, 0.99),
+                "lost": lost,
+                "duplicates": extra,
+                "failures": pbx.failures,
+            }
+        )
+        print(f"run {run + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()))
+    loaded_rss = rss_kb(pid)
+    streams.close()
+    return {
+        "runs": runs,
+        "idle_kb": idle,
+        "open_kb": open_rss,
+        "loaded_kb": loaded_rss,
+        "per_stream_kb": (open_rss - idle) / len(ids),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=200, help="webhooks a second")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--redis", action="store_true", help="carry wake-ups through Redis")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-sse-"))
+    if args.db == "sqlite":
+        url = f"sqlite:///{work}/crm.sqlite3"
+    else:
+        base = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+        async def recreate() -> None:
+            conn = await asyncpg.connect(base)
+            await conn.execute("DROP DATABASE IF EXISTS crm_bench_sse WITH (FORCE)")
+            await conn.execute("CREATE DATABASE crm_bench_sse")
+            await conn.close()
+
+        asyncio.run(recreate())
+        path, _, query = base.partition("?")  # `?host=/var/run/postgresql`: a Unix socket
+        url = re.sub(r"/[^/]*$", "/crm_bench_sse", path) + (f"?{query}" if query else "")
+    key, ids = asyncio.run(prepare(url, args.streams))
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"}
+    if args.redis:
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "web", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(work / "server.log").open("w"),  # a pipe nobody reads would stall the server
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        result = asyncio.run(bench(args, port, server.pid, key, ids))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+    runs = result["runs"]
+
+    def med(name: str) -> float:
+        return statistics.median(r[name] for r in runs)
+
+    print(
+        f"\n{args.db}{' + redis' if args.redis else ''}: {args.streams} open streams, "
+        f"{args.rate} webhooks/s, {args.runs} runs of {args.seconds:.0f} s (medians)"
+    )
+    print(
+        f"webhook → stream: p50 {med('p50'):.1f} ms, p99 {med('p99'):.1f} ms, "
+        f"max {med('max'):.1f} ms over {med('messages'):.0f} messages a run; "
+        f"lost {sum(r['lost'] for r in runs)}, duplicates {sum(r['duplicates'] for r in runs)}, "
+        f"failed webhooks {sum(r['failures'] for r in runs)}"
+    )
+    print(f"webhook answers: p99 {med('answer p99'):.1f} ms at {med('webhooks/s'):.0f}/s")
+    print(
+        f"server memory: {result['idle_kb'] / 1024:.1f} MB with no stream, "
+        f"{result['open_kb'] / 1024:.1f} MB with {args.streams} open, "
+        f"{result['loaded_kb'] / 1024:.1f} MB after the load: "
+        f"{result['per_stream_kb']:.1f} KB per open stream"
+    )
+
+
+if __name__ == "__main__":
+    main()
