@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import re
 import signal
@@ -27,9 +28,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -88,8 +88,14 @@ def free_port() -> int:
 
 
 def rss_kb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+    """The server's resident memory: its worker processes' with `--workers`."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    pids = [int(c) for c in children] or [pid]
+    total = 0
+    for one in pids:
+        status = Path(f"/proc/{one}/status").read_text()
+        total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+    return total
 
 
 class Streams:
@@ -137,41 +143,34 @@ class Streams:
             writer.close()
 
 
-class Pbx(threading.Thread):
-    """The PBX: calls one client after another, `rate` webhooks a second, sent on schedule
-    (open loop: a slow answer never slows the sending down)."""
+SPAWN = multiprocessing.get_context("spawn")  # a clean process: no inherited stream sockets
+
+
+class Pbx(SPAWN.Process):  # type: ignore[name-defined]
+    """The PBX, in a process of its own (the streams' reader keeps this one busy): calls one
+    client after another, `rate` webhooks a second, each sent at its scheduled time over one
+    of 32 keep-alive connections (open loop: a slow answer never slows the schedule down).
+    `result()` gives the send times per stream (CLOCK_MONOTONIC, shared by processes)."""
 
     def __init__(self, port: int, key: str, streams: int, rate: int, seconds: float, first: int):
         super().__init__(daemon=True)
-        self.url = f"http://127.0.0.1:{port}/megafon_webhook"
-        self.key, self.streams, self.rate, self.seconds = key, streams, rate, seconds
+        self.port, self.key, self.streams, self.rate, self.seconds = (
+            port,
+            key,
+            streams,
+            rate,
+            seconds,
+        )
         self.first = first  # the first call's number, so runs never repeat a callid
-        self.sent: dict[int, deque[float]] = defaultdict(deque)  # stream → send times
-        self.answers: list[float] = []
-        self.failures = 0
+        self.results = SPAWN.Queue()
 
     def run(self) -> None:
-        asyncio.run(self._run())
+        self.results.put(asyncio.run(self._run()))
 
-    async def _run(self) -> None:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-            tasks = []
-            calls_per_second = self.rate / len(STEPS)
-            calls = int(self.seconds * calls_per_second)
-            start = time.perf_counter() + 0.2
-            for n in range(calls):
-                call = self.first + n
-                stream = call % self.streams
-                for step_index, step in enumerate(STEPS):
-                    at = start + n / calls_per_second + step_index * 0.5
-                    tasks.append(asyncio.create_task(self._send(http, at, call, stream, step)))
-            await asyncio.gather(*tasks)
+    def result(self) -> dict:
+        return self.results.get(timeout=self.seconds + 120)
 
-    async def _send(
-        self, http: httpx.AsyncClient, at: float, call: int, stream: int, step: str
-    ) -> None:
-        await asyncio.sleep(max(0, at - time.perf_counter()))
+    def _request(self, call: int, stream: int, step: str) -> bytes:
         fields = {
             "callid": f"bench-{call}",
             "phone": phone(stream),
@@ -182,16 +181,56 @@ class Pbx(threading.Thread):
             fields.update(cmd="history", type="in", status="Success", duration="42")
         else:
             fields.update(cmd="event", type=step, direction="in")
-        sent = time.perf_counter()
-        if step in WITH_MESSAGE:
-            self.sent[stream].append(sent)
-        response = await http.post(
-            self.url,
-            content=urlencode(fields),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body = urlencode(fields).encode()
+        return (
+            b"POST /megafon_webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
         )
-        self.answers.append((time.perf_counter() - sent) * 1000)
-        self.failures += response.status_code != 200
+
+    async def _run(self) -> dict:
+        queue: asyncio.Queue = asyncio.Queue()
+        sent: dict[int, list[float]] = defaultdict(list)
+        answers: list[float] = []
+        failures = [0]
+
+        async def connection() -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            while True:
+                item = await queue.get()
+                if item is None:
+                    writer.close()
+                    return
+                stream, step, request = item
+                started = time.perf_counter()
+                if step in WITH_MESSAGE:
+                    sent[stream].append(started)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+                await reader.readexactly(length)
+                answers.append((time.perf_counter() - started) * 1000)
+                failures[0] += b" 200 " not in head.split(b"\r\n", 1)[0]
+
+        workers = [asyncio.create_task(connection()) for _ in range(32)]
+        schedule = []
+        calls_per_second = self.rate / len(STEPS)
+        for n in range(int(self.seconds * calls_per_second)):
+            call = self.first + n
+            for index, step in enumerate(STEPS):
+                at = n / calls_per_second + index * 0.5
+                schedule.append(
+                    (at, call % self.streams, step, self._request(call, call % self.streams, step))
+                )
+        schedule.sort(key=lambda item: item[0])
+        start = time.perf_counter() + 0.2
+        for at, stream, step, request in schedule:
+            await asyncio.sleep(max(0, start + at - time.perf_counter()))
+            queue.put_nowait((stream, step, request))
+        for _ in workers:
+            queue.put_nowait(None)
+        await asyncio.gather(*workers)
+        return {"sent": dict(sent), "answers": answers, "failures": failures[0]}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -221,26 +260,28 @@ async def bench(args: argparse.Namespace, port: int, pid: int, key: str, ids: li
         before = {i: len(times) for i, times in streams.received.items()}
         pbx = Pbx(port, key, len(ids), args.rate, args.seconds, first=run * 1_000_000)
         pbx.start()
-        while pbx.is_alive():
-            await asyncio.sleep(0.1)
+        done = asyncio.get_running_loop().run_in_executor(None, pbx.result)
+        sent_by_pbx = await done  # the streams keep reading meanwhile
+        pbx.join()
         await asyncio.sleep(2)  # the last messages arrive
         latencies, lost, extra = [], 0, 0
-        for stream, sent in pbx.sent.items():
+        for stream, sent in sent_by_pbx["sent"].items():
             got = streams.received.get(stream, [])[before.get(stream, 0) :]
             lost += max(0, len(sent) - len(got))
             extra += max(0, len(got) - len(sent))
             latencies += [(r - s) * 1000 for s, r in zip(sent, got, strict=False)]
+        answers = sent_by_pbx["answers"]
         runs.append(
             {
-                "webhooks/s": len(pbx.answers) / args.seconds,
+                "webhooks/s": len(answers) / args.seconds,
                 "messages": len(latencies),
                 "p50": statistics.median(latencies),
                 "p99": percentile(latencies, 0.99),
                 "max": max(latencies),
-                "answer p99": percentile(pbx.answers, 0.99),
+                "answer p99": percentile(answers, 0.99),
                 "lost": lost,
                 "duplicates": extra,
-                "failures": pbx.failures,
+                "failures": sent_by_pbx["failures"],
             }
         )
         print(f"run {run + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()))
@@ -263,6 +304,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--redis", action="store_true", help="carry wake-ups through Redis")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-sse-"))
     if args.db == "sqlite":
@@ -285,7 +327,7 @@ def main() -> None:
     if args.redis:
         env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
     server = subprocess.Popen(
-        [sys.executable, "-m", "web", "serve", "--port", str(port)],
+        [sys.executable, "-m", "web", "serve", "--port", str(port), "--workers", str(args.workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -309,7 +351,8 @@ def main() -> None:
         return statistics.median(r[name] for r in runs)
 
     print(
-        f"\n{args.db}{' + redis' if args.redis else ''}: {args.streams} open streams, "
+        f"\n{args.db}{' + redis' if args.redis else ''}, {args.workers} worker(s): "
+        f"{args.streams} open streams, "
         f"{args.rate} webhooks/s, {args.runs} runs of {args.seconds:.0f} s (medians)"
     )
     print(
