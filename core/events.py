@@ -133,10 +133,10 @@ async def latest_id(db: Database) -> int:
 
 
 async def can_replay(db: Database, after: int) -> bool:
-    """Whether everything after `after` is still in the log (events are kept for 2 days)."""
-    if after <= 0:
-        return True
-    return await db.fetch_val(_EXISTS, {"id": after}) is not None or after >= await latest_id(db)
+    """Whether the log still holds event `after`, so that everything later is there too
+    (events are kept for 2 days). An id it never held (a database restored or replaced since
+    the page was read) cannot be replayed either."""
+    return after <= 0 or await db.fetch_val(_EXISTS, {"id": after}) is not None
 
 
 async def purge(db: Database, now: datetime | None = None) -> None:

@@ -7,7 +7,9 @@ and tells the other processes, through PostgreSQL LISTEN/NOTIFY (`PostgresBus`) 
 
 A wake-up carries no data: a woken stream reads its events from the database (`events.since`),
 so a lost or repeated notification costs one read and never an event. After a bus reconnects,
-every local stream is woken, since notifications sent meanwhile are gone.
+every local stream is woken, since notifications sent meanwhile are gone; and every stream
+reads again at least every 15 seconds (`web/sse.py`), so even a notification lost without a
+reconnect only makes an update late.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ log = logging.getLogger("crm.live")
 
 CHANNEL = "crm_live"
 MAX_PAYLOAD = 7000  # PostgreSQL's NOTIFY takes 8000 bytes at most
+MAX_OUTBOX = 10_000  # announcements kept while the bus is down; streams re-read anyway
 
 
 class Subscription:
@@ -42,9 +45,17 @@ class Subscription:
     def wake(self) -> None:
         self._event.set()
 
-    async def wait(self) -> bool:
-        """Until a topic changes (True) or the server shuts down (False)."""
-        await self._event.wait()
+    async def wait(self, at_most: float | None = None) -> bool:
+        """Until a topic changes or `at_most` seconds pass (True), or the server shuts down
+        (False)."""
+        timer = None
+        if at_most is not None:
+            timer = asyncio.get_running_loop().call_later(at_most, self._event.set)
+        try:
+            await self._event.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
         self._event.clear()
         return not self.closed
 
@@ -114,7 +125,7 @@ class LocalBus:
 
     def publish(self, topics: set[str]) -> None:
         self.hub.wake(topics)
-        if self._task is not None:
+        if self._task is not None and self._outbox.qsize() < MAX_OUTBOX:
             self._outbox.put_nowait(topics)
 
     async def start(self) -> None:

@@ -31,6 +31,7 @@ from web.templating import fragment
 REPLAY_LIMIT = 500  # more missed than this: the page reloads instead
 RETRY_MS = 1000  # how soon a browser reconnects after the stream drops
 POPUP_WITHIN = timedelta(minutes=10)  # no ringing lasts longer
+RECHECK_EVERY = 15.0  # seconds: a stream reads its topics at least this often (core/live.py)
 RELOAD = ServerSentEvent("reload", event="reload")  # browsers dispatch no event without data
 
 
@@ -104,7 +105,7 @@ async def _events(
                 return
             if batch:
                 cursor = batch[-1].id
-            if not await subscription.wait():
+            if not await subscription.wait(at_most=RECHECK_EVERY):
                 return  # the server is shutting down: end the response cleanly
     finally:
         subscription.close()

@@ -15,12 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
-from core import employees, events, projects
+from core import dialogs, employees, events, projects
 from core.db import Database
 from tests import builders
 from tests.conftest import page
 from tests.live_server import LiveBrowser, LiveServer, Stream
 from tests.web.test_calls_from_crm import core
+from web import sse
 from web.app import create_app
 from web.settings import Settings
 
@@ -207,6 +208,12 @@ def test_a_page_away_too_long_is_told_to_reload(crm):
     assert stream.next() is None
 
 
+def test_a_page_from_before_the_database_was_replaced_is_told_to_reload(crm):
+    anna = crm.browser("anna@romashka.ru")
+    stream = crm.stream(anna, f"/events?client={crm.ids['maria']}", last_event_id="999999")
+    assert stream.wait_for("reload").data == "reload"
+
+
 def test_streams_carry_only_the_project_s_own_events(crm):
     olga = crm.browser("olga@lutik.ru")
     assert crm.stream(olga, f"/events?client={crm.ids['maria']}").status_code == 404
@@ -289,3 +296,17 @@ def test_the_card_page_asks_for_one_stream_from_where_it_was_rendered(crm):
     assert body["hx-ext"] == "sse"
     assert body["sse-connect"] == f"/events?client={crm.ids['maria']}&after={latest}"
     assert len(re.findall(r"sse-connect=", anna.get(f"/clients/{crm.ids['maria']}").text)) == 1
+
+
+def test_an_update_whose_announcement_was_lost_still_arrives(crm, monkeypatch):
+    """A process that wrote an event but whose notification never came (a bus outage):
+    streams read their topics again at least every RECHECK_EVERY seconds."""
+    monkeypatch.setattr(sse, "RECHECK_EVERY", 0.5)
+    anna = crm.browser("anna@romashka.ru")
+    card = crm.page_stream(anna, f"/clients/{crm.ids['maria']}")
+
+    async def write_elsewhere(db: Database) -> None:  # no bus: nobody is told
+        await dialogs.add_message(db, crm.ids["project"], crm.ids["maria"], "system", "тихо")
+
+    core(crm.url, write_elsewhere)
+    assert "тихо" in card.wait_for("message", timeout=3).data
