@@ -246,7 +246,8 @@ async def call(request: Request) -> Response:
 
 @login_required
 async def call_progress(request: Request) -> Response:
-    """Where the call the handset started is now; the fragment asks again until it ends."""
+    """Where the call the handset started is now; the fragment asks again, with each live update
+    of the card's calls, until it ends."""
     client = await clients.get_client(
         request.state.db, request.state.user["project_id"], request.path_params["client_id"]
     )
