@@ -64,13 +64,7 @@ async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> 
 
 async def changed(db: Database, project_id: int, client_id: int) -> None:
     """Open cards of the client show its calls anew."""
-    await events.emit(
-        db,
-        project_id,
-        events.client_topic(project_id, client_id),
-        events.CALL_UPDATED,
-        {"client_id": client_id},
-    )
+    await events.emit_for_client(db, project_id, client_id, events.CALL_UPDATED)
 
 
 # Prepared: an open card re-reads these with every call event of its client (web/sse.py).

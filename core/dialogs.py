@@ -82,12 +82,8 @@ async def add_message(
         if not client_checked:
             await get_client(db, project_id, client_id)
         message_id = await db.execute(_INSERT, row)
-        await events.emit(
-            db,
-            project_id,
-            events.client_topic(project_id, client_id),
-            events.MESSAGE_CREATED,
-            {"message_id": message_id, "client_id": client_id},
+        await events.emit_for_client(
+            db, project_id, client_id, events.MESSAGE_CREATED, message_id=message_id
         )
         if not from_bot:
             await reactions.enqueue(db, project_id, client_id, message_id, text)

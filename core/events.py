@@ -109,6 +109,15 @@ async def _insert(db: Database, rows: list[dict[str, Any]]) -> None:
     await db.execute_many(_INSERT, rows)
 
 
+async def emit_for_client(
+    db: Database, project_id: int, client_id: int, name: str, **data: Any
+) -> None:
+    """An event for the open cards of one client (`client_id` is always in its data)."""
+    await emit(
+        db, project_id, client_topic(project_id, client_id), name, {**data, "client_id": client_id}
+    )
+
+
 async def emit_many(
     db: Database, project_id: int, topics: Iterable[str], name: str, data: Mapping[str, Any]
 ) -> None:

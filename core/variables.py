@@ -91,13 +91,7 @@ async def set_variables(
 
 async def changed(db: Database, project_id: int, client_id: int) -> None:
     """Open cards of the client show its variables anew."""
-    await events.emit(
-        db,
-        project_id,
-        events.client_topic(project_id, client_id),
-        events.VARIABLES_CHANGED,
-        {"client_id": client_id},
-    )
+    await events.emit_for_client(db, project_id, client_id, events.VARIABLES_CHANGED)
 
 
 async def set_variable(
