@@ -75,11 +75,6 @@ class Hub:
     def __init__(self) -> None:
         self._by_topic: dict[str, set[Subscription]] = {}
 
-    def subscribe(self, topics: Iterable[str]) -> Subscription:
-        subscription = Subscription(self, tuple(topics))
-        self.add(subscription)
-        return subscription
-
     def add(self, subscription: Subscription) -> None:
         for topic in subscription.topics:
             self._by_topic.setdefault(topic, set()).add(subscription)
@@ -108,28 +103,43 @@ class Hub:
         for subscription in self.everyone():
             subscription.set()
 
-    @property
-    def streams(self) -> int:
-        return len(self.everyone())
-
 
 class LocalBus:
     """One process: announcements wake this process's streams and go nowhere else."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.origin = secrets.token_hex(6)  # this process, to skip its own echoes
-        self._outbox: asyncio.Queue[set[str] | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
 
     def publish(self, topics: set[str]) -> None:
         self.hub.wake(topics)
-        if self._task is not None and self._outbox.qsize() < MAX_OUTBOX:
-            self._outbox.put_nowait(topics)
 
     async def start(self) -> None:
         """Start talking to the other processes (in the background: the app serves meanwhile)."""
+
+    async def stop(self) -> None:
+        pass
+
+
+class _SharedBus(LocalBus):
+    """Announcements also go to the other processes, through an outbox that a background task
+    sends (`_session`, reconnected after any failure); theirs wake this process's streams."""
+
+    name = ""
+
+    def __init__(self, hub: Hub, url: str) -> None:
+        super().__init__(hub)
+        self.url = url
+        self.origin = secrets.token_hex(6)  # this process, to skip its own echoes
+        self._outbox: asyncio.Queue[set[str] | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def publish(self, topics: set[str]) -> None:
+        self.hub.wake(topics)
+        if self._outbox.qsize() < MAX_OUTBOX:
+            self._outbox.put_nowait(topics)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_connected())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -160,7 +170,7 @@ class LocalBus:
             current += " " + topic
         return [*payloads, current]
 
-    async def _keep_connected(self, name: str) -> None:
+    async def _keep_connected(self) -> None:
         """Run `_session` again after any failure, with a growing pause; wake every local
         stream after a reconnect (what was sent meanwhile is lost)."""
         pause, reconnecting = 0.5, False
@@ -170,27 +180,26 @@ class LocalBus:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # any failure of the bus: log it, keep serving, retry
-                self.connected.clear()
                 reason = str(e) or type(e).__name__
-                log.warning("%s bus: %s; reconnecting in %.1f s", name, reason, pause)
+                log.warning("%s bus: %s; reconnecting in %.1f s", self.name, reason, pause)
                 await asyncio.sleep(pause)
                 pause, reconnecting = min(pause * 2, 10.0), True
             else:
                 return
 
+    def _connected(self, reconnecting: bool) -> None:
+        if reconnecting:
+            log.warning("%s bus: reconnected", self.name)
+            self.hub.wake_all()
+
     async def _session(self, reconnecting: bool) -> None:
         raise NotImplementedError
 
 
-class PostgresBus(LocalBus):
+class PostgresBus(_SharedBus):
     """Several processes on one PostgreSQL: LISTEN/NOTIFY on a connection of its own."""
 
-    def __init__(self, hub: Hub, url: str) -> None:
-        super().__init__(hub)
-        self.url = url
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._keep_connected("PostgreSQL"))
+    name = "PostgreSQL"
 
     async def _session(self, reconnecting: bool) -> None:
         conn = await asyncpg.connect(self.url)
@@ -203,10 +212,7 @@ class PostgresBus(LocalBus):
         try:
             conn.add_termination_listener(lost)
             await conn.add_listener(CHANNEL, lambda *args: self._heard(args[3]))
-            self.connected.set()
-            if reconnecting:
-                log.warning("PostgreSQL bus: reconnected")
-                self.hub.wake_all()
+            self._connected(reconnecting)
             while True:
                 for payload in await self._payloads():
                     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
@@ -216,25 +222,17 @@ class PostgresBus(LocalBus):
                 await asyncio.wait_for(conn.close(), 2)
 
 
-class RedisBus(LocalBus):
+class RedisBus(_SharedBus):
     """Several processes with `REDIS_URL`: Redis pub/sub."""
 
-    def __init__(self, hub: Hub, url: str) -> None:
-        super().__init__(hub)
-        self.url = url
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._keep_connected("Redis"))
+    name = "Redis"
 
     async def _session(self, reconnecting: bool) -> None:
         client = aioredis.Redis.from_url(self.url, socket_connect_timeout=3)
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(CHANNEL)
-            self.connected.set()
-            if reconnecting:
-                log.warning("Redis bus: reconnected")
-                self.hub.wake_all()
+            self._connected(reconnecting)
             listening = asyncio.create_task(self._listen(pubsub))
             try:
                 while True:
