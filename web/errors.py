@@ -10,7 +10,7 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from core.errors import Conflict, InvalidCredentials, NotFound, PermissionDenied, ValidationError
 from core.i18n import gettext as _
@@ -56,6 +56,10 @@ def error_response(request: Request, status: int, message: str) -> Response:
 
 async def not_authenticated(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotAuthenticated)
+    if "text/event-stream" in request.headers.get("accept", ""):
+        # A live stream (web/sse.py): an EventSource cannot follow a redirect to the login
+        # page; the page's next navigation will.
+        return PlainTextResponse(_("Нужно войти"), status_code=401)
     if wants_fragment(request):
         # A full-page redirect: the session ended while the page was open.
         return Response(status_code=204, headers={"HX-Redirect": exc.login_url})

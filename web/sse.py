@@ -18,13 +18,12 @@ from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from core import calls, clients, dialogs, events, variables
 from core.errors import NotFound
-from core.i18n import gettext as _
 from core.live import Subscription
-from web.auth import NotAuthenticated, login_required
+from web.auth import login_required
 from web.forms import query_int
 from web.templating import fragment
 
@@ -44,17 +43,9 @@ def _cursor(request: Request) -> int | None:
     return query_int(request, "after")
 
 
-async def stream(request: Request) -> Response:
-    try:
-        return await _stream(request)
-    except NotAuthenticated:
-        # An EventSource cannot follow a redirect to the login page; the page's next
-        # navigation will.
-        return PlainTextResponse(_("Нужно войти"), status_code=401)
-
-
 @login_required
-async def _stream(request: Request) -> Response:
+async def stream(request: Request) -> Response:
+    """A page's live stream; signed out, it is a 401 (`web/errors.py`), not a redirect."""
     db, user = request.state.db, request.state.user
     client_id = query_int(request, "client")
     if client_id is not None:
