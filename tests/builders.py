@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from core import clients, employees
+from core import clients, employees, projects
 from core.db import Database
 from core.passwords import Passwords
 
@@ -70,3 +70,24 @@ async def set_call_method(
         pbx_user=pbx_user,
     )
     await employees.update_employee(db, _cheap, employee["project_id"], employee["id"], data)
+
+
+async def call_center(db: Database) -> dict[str, Any]:
+    """A project that takes calls: the admin Анна, the manager Иван whom the PBX knows as
+    `ivanov` («Звонки по API Megafon»), the client Мария Иванова on +7 926 555-01-01, and the
+    project's API key (the PBX's `crm_token`)."""
+    first = await admin(db, email="anna@romashka.ru")
+    project = first["project_id"]
+    await manager(
+        db,
+        project,
+        email="ivan@romashka.ru",
+        call_method=employees.CALLS_MEGAFON,
+        pbx_user="ivanov",
+    )
+    maria = await client(db, project, phone="+7 926 555-01-01")
+    return {
+        "project": project,
+        "key": await projects.generate_api_key(db, project),
+        "maria": maria["id"],
+    }

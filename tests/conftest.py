@@ -46,20 +46,25 @@ def pg_database() -> Iterator[str | None]:
     _pg_admin(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Any, pg_database: str | None) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/data/crm.sqlite3"
+def reset_schema(url: str) -> None:
+    """An empty PostgreSQL database again: every table gone."""
 
     async def reset() -> None:
-        conn = await asyncpg.connect(pg_database)
+        conn = await asyncpg.connect(url)
         try:
             await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
         finally:
             await conn.close()
 
     asyncio.run(reset())
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Any, pg_database: str | None) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/data/crm.sqlite3"
     assert pg_database is not None
+    reset_schema(pg_database)
     return pg_database
 
 

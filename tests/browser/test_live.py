@@ -12,7 +12,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from core import employees, projects
 from core.db import Database
 from tests import builders
 from tests.browser.conftest import screenshot
@@ -24,17 +23,7 @@ MARIA = "79265550101"
 
 async def _people(url: str) -> dict[str, Any]:
     async with Database(url) as db:
-        admin = await builders.admin(db, email="anna@romashka.ru", name="Анна Админова")
-        project = admin["project_id"]
-        await builders.manager(
-            db,
-            project,
-            email="ivan@romashka.ru",
-            call_method=employees.CALLS_MEGAFON,
-            pbx_user="ivanov",
-        )
-        maria = await builders.client(db, project, name="Мария Иванова", phone=MARIA)
-        return {"key": await projects.generate_api_key(db, project), "maria": maria["id"]}
+        return await builders.call_center(db)
 
 
 def people(url: str) -> dict[str, Any]:

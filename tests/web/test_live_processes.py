@@ -4,38 +4,20 @@ processes of its own, stopped with a real SIGTERM; PostgreSQL and Redis as the m
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
-from core import employees, projects
-from core.db import Database
 from tests import builders
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, reset_schema
 from tests.live_server import AppProcess, LiveBrowser, Stream, free_port
 from tests.web.test_calls_from_crm import core
 from tests.web.test_live_updates import MARIA, texts
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-async def people(db: Database) -> dict[str, Any]:
-    admin = await builders.admin(db, email="anna@romashka.ru")
-    project = admin["project_id"]
-    await builders.manager(
-        db,
-        project,
-        email="ivan@romashka.ru",
-        call_method=employees.CALLS_MEGAFON,
-        pbx_user="ivanov",
-    )
-    maria = await builders.client(db, project, phone="+7 926 555-01-01")
-    return {"key": await projects.generate_api_key(db, project), "maria": maria["id"]}
 
 
 class Tabs:
@@ -85,7 +67,7 @@ def test_a_restart_ends_streams_cleanly_and_the_page_gets_what_it_missed(tmp_pat
     url = f"sqlite:///{tmp_path}/crm.sqlite3"
     port = free_port()
     with AppProcess(url, port) as first:
-        ids = core(url, people)
+        ids = core(url, builders.call_center)
         anna = tabs.browser(first, "anna@romashka.ru")
         card = tabs.stream(anna, f"/events?client={ids['maria']}")
         webhook(first, ids["key"], cmd="event", type="ACCEPTED", callid="c1")
@@ -114,7 +96,7 @@ def test_two_processes_share_live_events_through_redis(tmp_path, tabs):
         AppProcess(url, REDIS_URL=REDIS_URL) as one,
         AppProcess(url, REDIS_URL=REDIS_URL) as two,
     ):
-        ids = core(url, people)
+        ids = core(url, builders.call_center)
         shared(one, two, ids, tabs)
 
 
@@ -122,22 +104,14 @@ def test_two_processes_share_live_events_through_redis(tmp_path, tabs):
 def pg_url(pg_database: str | None) -> str:
     if not pg_database:
         pytest.skip("TEST_DATABASE_URL is not set (CI sets it)")
-
-    async def reset() -> None:
-        conn = await asyncpg.connect(pg_database)
-        try:
-            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        finally:
-            await conn.close()
-
-    asyncio.run(reset())
+    reset_schema(pg_database)
     return pg_database
 
 
 def test_two_processes_share_live_events_through_postgresql(pg_url, tabs):
     assert PG_URL
     with AppProcess(pg_url) as one, AppProcess(pg_url) as two:
-        ids = core(pg_url, people)
+        ids = core(pg_url, builders.call_center)
         shared(one, two, ids, tabs)
 
 

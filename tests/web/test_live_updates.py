@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from bs4 import BeautifulSoup
 
-from core import dialogs, employees, events, projects
+from core import dialogs, employees, events
 from core.db import Database
 from tests import builders
 from tests.conftest import page
@@ -26,7 +27,6 @@ from web.app import create_app
 from web.settings import Settings
 
 MARIA = "79265550101"
-API = employees.CALLS_MEGAFON
 _calls = itertools.count(1)
 
 
@@ -67,13 +67,8 @@ class Crm:
     def call(self, *types: str, callid: str | None = None, **fields: str) -> str:
         callid = callid or f"call-{next(_calls)}"
         for event_type in types:
-            self.webhook(
-                cmd="event",
-                type=event_type,
-                callid=callid,
-                direction="in",
-                **{"phone": MARIA, **fields},
-            )
+            event = {"cmd": "event", "type": event_type, "callid": callid, "direction": "in"}
+            self.webhook(**{**event, "phone": MARIA, **fields})
         return callid
 
 
@@ -84,32 +79,19 @@ def crm(database_url: str) -> Iterator[Crm]:
     )
 
     async def people(db: Database) -> dict[str, Any]:
-        admin = await builders.admin(db, email="anna@romashka.ru")
-        project = admin["project_id"]
+        ids = await builders.call_center(db)  # Анна, Иван (`ivanov`), Мария, the API key
         # The PBX login of «Звонки по API Megafon» is also how the PBX names whom it rings.
-        ivan = await builders.manager(
-            db, project, email="ivan@romashka.ru", call_method=API, pbx_user="ivanov"
-        )
-        petr = await builders.manager(
+        await builders.manager(
             db,
-            project,
+            ids["project"],
             name="Пётр Сидоров",
             email="petr@romashka.ru",
-            call_method=API,
+            call_method=employees.CALLS_MEGAFON,
             pbx_user="702",
         )
-        maria = await builders.client(db, project, phone="+7 926 555-01-01")
         other = await builders.admin(db, project="Лютик", email="olga@lutik.ru")
-        stranger = await builders.client(db, other["project_id"], name="Чужой клиент")
-        return {
-            "project": project,
-            "key": await projects.generate_api_key(db, project),
-            "other_key": await projects.generate_api_key(db, other["project_id"]),
-            "ivan": ivan["id"],
-            "petr": petr["id"],
-            "maria": maria["id"],
-            "stranger": stranger["id"],
-        }
+        await builders.client(db, other["project_id"], name="Чужой клиент")
+        return ids
 
     with LiveServer(create_app(settings)) as server:
         crm = Crm(server, database_url, core(database_url, people))
@@ -128,8 +110,8 @@ def texts(stream_events: list[Any]) -> list[str]:
     return found
 
 
-def page_of(html: str) -> Any:
-    return page(type("R", (), {"text": html}))
+def page_of(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html.parser")
 
 
 def test_an_open_card_shows_the_pbx_events_within_a_second(crm):
