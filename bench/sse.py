@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,8 +32,8 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlencode
 
-import asyncpg
 import httpx
+from common import free_port, fresh_database
 
 from core import clients, employees, projects
 from core.db import Database
@@ -79,12 +78,6 @@ async def prepare(url: str, streams: int) -> tuple[str, list[int]]:
             for i in range(streams)
         ]
         return key, ids
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_kb(pid: int) -> int:
@@ -307,20 +300,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-sse-"))
-    if args.db == "sqlite":
-        url = f"sqlite:///{work}/crm.sqlite3"
-    else:
-        base = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-        async def recreate() -> None:
-            conn = await asyncpg.connect(base)
-            await conn.execute("DROP DATABASE IF EXISTS crm_bench_sse WITH (FORCE)")
-            await conn.execute("CREATE DATABASE crm_bench_sse")
-            await conn.close()
-
-        asyncio.run(recreate())
-        path, _, query = base.partition("?")  # `?host=/var/run/postgresql`: a Unix socket
-        url = re.sub(r"/[^/]*$", "/crm_bench_sse", path) + (f"?{query}" if query else "")
+    url = fresh_database(args.db, work, "crm_bench_sse")
     key, ids = asyncio.run(prepare(url, args.streams))
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"}

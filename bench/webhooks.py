@@ -19,7 +19,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,8 +29,8 @@ from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlencode
 
-import asyncpg
 import httpx
+from common import free_port, fresh_database
 
 from core import clients, projects
 from core.db import Database
@@ -122,12 +121,6 @@ async def prepare(url: str, known: int) -> str:
                 db, admin, clients.ClientInput(name=f"Клиент {i}", phone=phone(i))
             )
         return token
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wrk(
@@ -244,19 +237,7 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
-    if args.db == "sqlite":
-        url = f"sqlite:///{work}/crm.sqlite3"
-    else:
-        base = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-        async def recreate() -> None:
-            conn = await asyncpg.connect(base)
-            await conn.execute("DROP DATABASE IF EXISTS crm_bench WITH (FORCE)")
-            await conn.execute("CREATE DATABASE crm_bench")
-            await conn.close()
-
-        asyncio.run(recreate())
-        url = re.sub(r"/[^/]*$", "/crm_bench", base)
+    url = fresh_database(args.db, work, "crm_bench")
     token = asyncio.run(prepare(url, args.known_clients))
     mixed, contacts = bodies(token, 80_000, args.known_clients)
     (work / "mixed.txt").write_text("\n".join(mixed))
