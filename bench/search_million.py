@@ -17,10 +17,11 @@ import time
 
 import sqlalchemy as sa
 
-from core import clients, contacts, search
+from core import clients, search
 from core.db import Database
 from core.migrations import migrate
 from core.tables import search_terms
+from core.telephony import caller_lookup
 
 NAMES = ["Иван", "Мария", "Алексей", "Ольга", "Дмитрий", "Анна", "Сергей", "Елена", "Павел"]
 SURNAMES = [
@@ -134,7 +135,7 @@ async def main() -> None:
             times = []
             for _ in range(args.rounds):
                 t = time.perf_counter()
-                answer = await contacts.who_is_calling(db, project_id, number)
+                answer = await caller_lookup.who_is_calling(db, project_id, number)
                 times.append((time.perf_counter() - t) * 1000)
             times.sort()
             print(

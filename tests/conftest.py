@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from core.db import Database
 from core.migrations import migrate
 from web.app import create_app
-from web.settings import Settings
+from web.config import Settings
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]

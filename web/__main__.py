@@ -17,7 +17,7 @@ from core.migrations import migrate
 from core.passwords import Passwords
 from web import pbx_simulator
 from web.app import create_app
-from web.settings import Settings
+from web.config import Settings
 
 
 async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:

@@ -22,11 +22,11 @@ from core.db import Database
 from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
+from web.config import Settings
 from web.errors import EXCEPTION_HANDLERS
 from web.i18n import LanguageMiddleware
 from web.megafon_webhook import PbxFastPath
 from web.routes import routes
-from web.settings import Settings
 
 log = logging.getLogger("crm")
 

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core import projects, webhooks
+from core import projects
+from core.telephony import inbox
 from core.telephony.protocol import InvalidWebhook
 from web.errors import http_error, invalid_webhook, server_error
 
@@ -48,8 +49,8 @@ async def megafon_webhook(request: Request) -> Response:
     project = await projects.project_by_api_key(request.state.db, fields.get("crm_token"))
     if project is None:
         return JSONResponse({"error": "Invalid token"}, status_code=401)
-    receipt = await webhooks.receive(request.state.db, project["id"], fields)
-    status = 500 if receipt.result == webhooks.ERROR else 200
+    receipt = await inbox.receive(request.state.db, project["id"], fields)
+    status = 500 if receipt.result == inbox.ERROR else 200
     return JSONResponse(receipt.answer, status_code=status)
 
 

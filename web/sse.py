@@ -20,9 +20,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import calls, clients, dialogs, events, variables
+from core import clients, dialogs, events, variables
 from core.errors import NotFound
 from core.live import Subscription
+from core.telephony import calls
 from web.auth import login_required
 from web.forms import query_int
 from web.templating import fragment

@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from core import calls, clients, employees, phones, projects, webhooks
+from core import clients, employees, phones, projects
 from core.i18n import LANGUAGES, current_language, gettext, ngettext, pgettext
+from core.telephony import calls, inbox
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 MOSCOW = timezone(timedelta(hours=3))  # the teams we serve read times in Moscow time
@@ -50,7 +51,7 @@ def _environment() -> Environment:
         client_type_label=clients.client_type_label,
         call_status_label=calls.status_label,
         direction_label=calls.direction_label,
-        webhook_result_label=webhooks.result_label,
+        webhook_result_label=inbox.result_label,
         CALL_METHODS=employees.CALL_METHODS,
         ROLES=employees.ROLES,
         CLIENT_TYPES=clients.CLIENT_TYPES,

@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 
-from core import calls, clock, phones
+from core import clock, phones
 from core.db import Database
 from core.employees import CALLS_MEGAFON
 from core.errors import Conflict, ValidationError
 from core.i18n import gettext as _
 from core.tables import call_requests
-from core.telephony import connection
+from core.telephony import calls, connection
 from core.telephony.pbx_client import TIMEOUT, PbxError
 
 PENDING, OK, FAILED = "pending", "ok", "failed"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core import calls, dialogs, matching, variables
+from core import dialogs, matching, variables
 from core.db import Database
-from core.telephony import popups, protocol
+from core.telephony import calls, popups, protocol
 from core.telephony.protocol import Webhook
 
 # INCOMING and CANCELLED only drive the incoming-call popup; they write nothing to the dialog.

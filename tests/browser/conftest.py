@@ -11,7 +11,7 @@ import pytest
 
 from tests.live_server import LiveServer
 from web.app import create_app
-from web.settings import Settings
+from web.config import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

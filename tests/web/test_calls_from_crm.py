@@ -23,8 +23,8 @@ from tests import builders
 from tests.conftest import page, text_of
 from tests.live_server import LiveBrowser, LiveServer
 from web.app import create_app
+from web.config import Settings
 from web.pbx_simulator import SimulatorConfig, create_simulator
-from web.settings import Settings
 
 TOKEN = "pbx-secret-token-1234"
 

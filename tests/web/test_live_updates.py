@@ -24,7 +24,7 @@ from tests.live_server import LiveBrowser, LiveServer, Stream
 from tests.web.test_calls_from_crm import core
 from web import sse
 from web.app import create_app
-from web.settings import Settings
+from web.config import Settings
 
 MARIA = "79265550101"
 _calls = itertools.count(1)

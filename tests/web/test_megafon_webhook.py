@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from core import clients, dialogs, projects, variables, webhooks
+from core import clients, dialogs, projects, variables
+from core.telephony import inbox
 from tests import builders
 from tests.fixtures import megafon as samples
 
@@ -186,7 +187,7 @@ def test_wrong_or_missing_token_is_401_and_nothing_is_stored(pbx, browser):
     assert wrong.status_code == 401 and wrong.json() == {"error": "Invalid token"}
     missing = browser.post("/megafon_webhook", data=samples.W3)
     assert missing.status_code == 401
-    assert browser.run(webhooks.journal, pbx.project_id)[0] == []
+    assert browser.run(inbox.journal, pbx.project_id)[0] == []
 
 
 def test_a_regenerated_key_stops_the_old_one_at_once(pbx, browser):
@@ -214,7 +215,7 @@ def test_bad_parameters_are_400_naming_what_is_wrong_and_change_nothing(
     assert response.status_code == 400
     assert response.json()["error"] == "Invalid parameters" and named in response.json()["details"]
     assert browser.run(clients.find_clients, pbx.project_id).clients == []
-    entries, _ = browser.run(webhooks.journal, pbx.project_id)
+    entries, _ = browser.run(inbox.journal, pbx.project_id)
     assert entries[0]["result"] == "rejected" and named in entries[0]["error"]
 
 
@@ -223,7 +224,7 @@ def test_json_bodies_and_unknown_fields_are_accepted_and_kept(pbx, browser):
         "/megafon_webhook", json={**samples.W10, "crm_token": pbx.token, "new_field": "x"}
     )
     assert response.status_code == 200
-    entries, _ = browser.run(webhooks.journal, pbx.project_id)
+    entries, _ = browser.run(inbox.journal, pbx.project_id)
     assert entries[0]["fields"]["new_field"] == "x" and entries[0]["fields"]["missedStatus"] == "3"
     assert "crm_token" not in entries[0]["fields"]
     assert pbx.dialog_of("79031234567") == ["megafon_call_status Missed"]
@@ -251,6 +252,6 @@ def test_journal_keeps_raw_payloads_and_results(pbx, browser):
     pbx.post(samples.W8)
     pbx.post(samples.W8)
     pbx.post({"cmd": "event"})
-    entries, _ = browser.run(webhooks.journal, pbx.project_id)
+    entries, _ = browser.run(inbox.journal, pbx.project_id)
     assert [e["result"] for e in entries] == ["rejected", "duplicate", "ok"]
     assert json.loads(entries[2]["payload"])["link"] == samples.RECORD

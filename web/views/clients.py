@@ -8,10 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from core import calls, clients, dialogs, employees, events, variables
+from core import clients, dialogs, employees, events, variables
 from core.errors import Conflict, NotFound, ValidationError, describe
 from core.i18n import gettext as _
-from core.telephony import dialing
+from core.telephony import calls, dialing
 from core.telephony.pbx_client import PbxError, PbxNotConnected
 from web.auth import login_required
 from web.forms import optional_int, query_int, text

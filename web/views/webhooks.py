@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from core import webhooks
+from core.telephony import inbox
 from web.auth import admin_required
 from web.forms import query_int
 from web.templating import render
@@ -15,7 +15,7 @@ from web.templating import render
 async def journal(request: Request) -> Response:
     """Recent deliveries, newest first, filterable by result."""
     result = request.query_params.get("result") or None
-    entries, next_before = await webhooks.journal(
+    entries, next_before = await inbox.journal(
         request.state.db,
         request.state.user["project_id"],
         result=result,
@@ -25,7 +25,7 @@ async def journal(request: Request) -> Response:
         "entries": entries,
         "next_before": next_before,
         "result": result,
-        "results": webhooks.RESULTS,
+        "results": inbox.RESULTS,
         "rerun": request.query_params.get("rerun"),
     }
     return render(request, "webhooks/journal.html", context)
@@ -34,7 +34,7 @@ async def journal(request: Request) -> Response:
 @admin_required
 async def rerun(request: Request) -> Response:
     """Apply a failed delivery again."""
-    receipt = await webhooks.rerun(
+    receipt = await inbox.rerun(
         request.state.db, request.state.user["project_id"], request.path_params["delivery_id"]
     )
     return RedirectResponse(

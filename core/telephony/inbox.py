@@ -18,12 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core import clock, contacts
+from core import clock
 from core.db import Database, prepared
 from core.errors import NotFound
 from core.i18n import gettext as _
 from core.tables import webhook_deliveries, webhook_effects
-from core.telephony import notifications, protocol
+from core.telephony import caller_lookup, notifications, protocol
 from core.telephony.protocol import InvalidWebhook, Webhook
 
 log = logging.getLogger("crm.webhooks")
@@ -117,7 +117,7 @@ async def _apply(
     db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime
 ) -> tuple[str, Mapping[str, Any]]:
     if hook.cmd == protocol.CONTACT:  # a re-run of a failed lookup
-        return OK, await contacts.who_is_calling(db, project_id, hook.phone)
+        return OK, await caller_lookup.who_is_calling(db, project_id, hook.phone)
     if not await db.insert_ignore(
         webhook_effects,
         {"project_id": project_id, "key": hook.dedupe_key, "delivery_id": delivery_id},
@@ -168,7 +168,7 @@ async def _answer_contact(
     it is answered from indexes, and its journal line joins the next commit unawaited
     (a crash can lose that line, never an effect)."""
     try:
-        answer = await contacts.who_is_calling(db, project_id, hook.phone)
+        answer = await caller_lookup.who_is_calling(db, project_id, hook.phone)
     except Exception as e:  # kept for the journal like any other failure
         log.exception("contact lookup failed")
         message = f"{type(e).__name__}: {e}"[:2000]
