@@ -26,7 +26,6 @@ from core.i18n import gettext as _
 from core.reactions import DONE, FAILED, PENDING, RUNNING, get_reaction
 from core.tables import bot_jobs
 from core.telephony import dialing
-from core.telephony.pbx_client import TIMEOUT
 
 log = logging.getLogger("crm.bots")
 
@@ -40,7 +39,6 @@ async def megafon_call(
     *,
     source: str,
     client_id: int | None = None,
-    timeout: httpx.Timeout = TIMEOUT,
 ) -> dialing.CallRequest:
     """Ring `user` (PBX login, extension or number), then `client_phone`; the call lands in
     the dialog of `client_id`, or of the client the number matches."""
@@ -56,17 +54,14 @@ async def megafon_call(
         phone=client_phone,
         source=source,
         client_id=client_id,
-        timeout=timeout,
     )
 
 
 class BotRunner:
     """Runs recorded reaction jobs; `run_forever` is started by the app, `run_pending` by tests."""
 
-    def __init__(
-        self, db: Database, http: httpx.AsyncClient, timeout: httpx.Timeout = TIMEOUT
-    ) -> None:
-        self.db, self.http, self.timeout = db, http, timeout
+    def __init__(self, db: Database, http: httpx.AsyncClient) -> None:
+        self.db, self.http = db, http
         self.stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -176,7 +171,6 @@ class BotRunner:
                 user,
                 source=dialing.BOT,
                 client_id=client_id,
-                timeout=self.timeout,
             )
 
         return call

@@ -70,7 +70,6 @@ async def megafon_call(request: Request) -> Response:
         params.get("client_phone", ""),
         params.get("user", ""),
         source=dialing.API,
-        timeout=request.state.settings.pbx_timeouts,
     )
     return JSONResponse(
         {

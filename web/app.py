@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with (
             Database(settings.database_url) as db,
-            httpx.AsyncClient(follow_redirects=False) as pbx_http,
+            httpx.AsyncClient(follow_redirects=False, timeout=settings.pbx_timeouts) as pbx_http,
         ):
             await migrate(db)
             hub = Hub()  # this process's open live streams
@@ -58,7 +58,7 @@ def create_app(settings: Settings) -> Starlette:
             # cyclic collector's way, so collections stay short under load.
             gc.collect()
             gc.freeze()
-            runner = BotRunner(db, pbx_http, settings.pbx_timeouts)
+            runner = BotRunner(db, pbx_http)
             bots = asyncio.create_task(runner.run_forever())
             yield {
                 "db": db,

@@ -16,7 +16,7 @@ from core.db import Database
 from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.tables import pbx_connections
-from core.telephony.pbx_client import TIMEOUT, PbxClient, PbxError, PbxNotConnected, PbxUser
+from core.telephony.pbx_client import PbxClient, PbxError, PbxNotConnected, PbxUser
 from core.telephony.pbx_client import base_url as pbx_base_url
 
 
@@ -65,15 +65,11 @@ async def disconnect(db: Database, project_id: int) -> None:
     await db.execute(pbx_connections.delete().where(pbx_connections.c.project_id == project_id))
 
 
-async def client(
-    db: Database, http: httpx.AsyncClient, project_id: int, timeout: httpx.Timeout = TIMEOUT
-) -> PbxClient:
+async def client(db: Database, http: httpx.AsyncClient, project_id: int) -> PbxClient:
     connection = await get(db, project_id)
     if connection is None:
         raise PbxNotConnected()
-    return PbxClient(
-        http, connection["base_url"], connection["api_token"], connection["api"], timeout
-    )
+    return PbxClient(http, connection["base_url"], connection["api_token"], connection["api"])
 
 
 async def remember_api(db: Database, project_id: int, pbx: PbxClient, before: str) -> None:
@@ -86,11 +82,9 @@ async def remember_api(db: Database, project_id: int, pbx: PbxClient, before: st
         )
 
 
-async def check(
-    db: Database, http: httpx.AsyncClient, project_id: int, timeout: httpx.Timeout = TIMEOUT
-) -> list[PbxUser]:
+async def check(db: Database, http: httpx.AsyncClient, project_id: int) -> list[PbxUser]:
     """«Проверить подключение»: ask the PBX for its employees; the outcome is kept for the page."""
-    pbx = await client(db, http, project_id, timeout)
+    pbx = await client(db, http, project_id)
     before = pbx.api
     try:
         users = await pbx.users()

@@ -22,7 +22,7 @@ from core.errors import Conflict, ValidationError
 from core.i18n import gettext as _
 from core.tables import call_requests
 from core.telephony import calls, connection
-from core.telephony.pbx_client import TIMEOUT, PbxError
+from core.telephony.pbx_client import PbxError
 
 PENDING, OK, FAILED = "pending", "ok", "failed"
 CARD, BOT, API = "card", "bot", "api"
@@ -89,11 +89,10 @@ async def make_call(
     source: str,
     client_id: int | None = None,
     user_id: int | None = None,
-    timeout: httpx.Timeout = TIMEOUT,
 ) -> CallRequest:
     """Ask the PBX to connect `pbx_user` with `phone`; raises `PbxError` with the reason."""
     pbx_user, digits = _clean(pbx_user, phone)
-    pbx = await connection.client(db, http, project_id, timeout)
+    pbx = await connection.client(db, http, project_id)
     now = clock.now()
     request_id, recent = await _claim(
         db,
@@ -169,7 +168,6 @@ async def call_from_card(
     http: httpx.AsyncClient,
     employee: Mapping[str, Any],
     client: Mapping[str, Any],
-    timeout: httpx.Timeout = TIMEOUT,
 ) -> CallRequest:
     """The blue handset: the employee's call method decides; every refusal says why."""
     if employee["call_method"] != CALLS_MEGAFON:
@@ -197,7 +195,6 @@ async def call_from_card(
         source=CARD,
         client_id=client["id"],
         user_id=employee["id"],
-        timeout=timeout,
     )
 
 

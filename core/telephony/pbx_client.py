@@ -26,7 +26,6 @@ from core.errors import CrmError, ValidationError
 from core.i18n import gettext as _
 
 REST, LEGACY = "rest", "legacy"
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 _ID_IN_TEXT = re.compile(r"""["']?(?:callid|uuid|CallID|call_id)["']?\s*[:=]\s*["']?([\w.:-]+)""")
 _PLAIN_ID = re.compile(r"[\w.:-]{1,100}")
 
@@ -153,10 +152,8 @@ class PbxClient:
         base_url: str,
         token: str,
         api: str = "",
-        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         self.http, self.base_url, self.token, self.api = http, base_url, token, api
-        self.timeout = timeout
 
     async def make_call(self, user: str, phone: str) -> str:
         """Ring `user` (login, extension or number), then `phone` (digits); the call id the PBX
@@ -218,9 +215,9 @@ class PbxClient:
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            return await self.http.request(method, url, timeout=self.timeout, **kwargs)
+            return await self.http.request(method, url, **kwargs)
         except httpx.TimeoutException as e:
-            seconds = self.timeout.read or self.timeout.connect
+            seconds = self.http.timeout.read or self.http.timeout.connect
             raise PbxUnreachable(
                 self.base_url, _("нет ответа за {seconds:g} с").format(seconds=seconds)
             ) from e

@@ -231,7 +231,6 @@ async def call(request: Request) -> Response:
             request.state.pbx_http,
             request.state.user,
             client,
-            request.state.settings.pbx_timeouts,
         )
     except (Conflict, ValidationError) as e:
         message = describe(e)

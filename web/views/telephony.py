@@ -72,7 +72,6 @@ async def check(request: Request) -> Response:
             request.state.db,
             request.state.pbx_http,
             request.state.user["project_id"],
-            request.state.settings.pbx_timeouts,
         )
     except PbxError as e:
         result = {"ok": False, "message": e.message}
