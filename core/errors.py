@@ -1,18 +1,40 @@
-"""The domain's exception family; `web/errors.py` maps each one to an HTTP answer.
+"""The domain's exception family. Each class says what kind of failure it is; `web/errors.py`
+turns a kind into an HTTP answer, so a subclass is answered as its family is.
 
-CrmError
-├── NotFound           the thing does not exist in this project
-├── PermissionDenied   the employee's role does not allow it
-├── Conflict           the change contradicts the current state (e.g. setup already done)
-├── InvalidCredentials wrong email or password, or an inactive employee
-└── ValidationError    user input is wrong; carries a message per field
+CrmError                     (kind)
+├── NotFound                 NOT_FOUND      the thing does not exist in this project
+├── PermissionDenied         FORBIDDEN      the employee's role does not allow it
+├── Conflict                 CONFLICT       the change contradicts the current state
+├── InvalidCredentials       UNAUTHENTICATED wrong email or password, or an inactive employee
+├── ValidationError          INVALID        user input is wrong; carries a message per field
+│   ├── CalculatorError      (core/calculator.py) a bot reaction line that cannot run
+│   └── InvalidWebhook       MALFORMED      (core/telephony/protocol.py) a webhook the PBX mis-sent
+└── PbxError                 PBX_FAILED     (core/telephony/pbx_client.py) the PBX or the network
+    └── PbxNotConnected      CONFLICT       there is no PBX to ask
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, in terms any front end (HTTP, CLI, a bot) can act on."""
+
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID = "invalid"  # a person's input: show it next to the field
+    MALFORMED = "malformed"  # a machine's request that does not follow its protocol
+    PBX_FAILED = "pbx_failed"  # the PBX or the network to it, not us
+
 
 class CrmError(Exception):
     """Base of every error the domain raises on purpose."""
+
+    kind: ClassVar[ErrorKind] = ErrorKind.CONFLICT
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -22,21 +44,31 @@ class CrmError(Exception):
 class NotFound(CrmError):
     """The requested object does not exist (or belongs to another project)."""
 
+    kind = ErrorKind.NOT_FOUND
+
 
 class PermissionDenied(CrmError):
     """The signed-in employee may not do this."""
+
+    kind = ErrorKind.FORBIDDEN
 
 
 class Conflict(CrmError):
     """The request contradicts the current state."""
 
+    kind = ErrorKind.CONFLICT
+
 
 class InvalidCredentials(CrmError):
     """Email and password do not match an active employee."""
 
+    kind = ErrorKind.UNAUTHENTICATED
+
 
 class ValidationError(CrmError):
     """Input that cannot be accepted, with a human message for each offending field."""
+
+    kind = ErrorKind.INVALID
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))

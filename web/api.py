@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,31 +9,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core import bots, callbacks, projects
-from core.errors import ValidationError
-from core.i18n import gettext as _
 from core.telephony import dialing
+from web.payload import text_fields
 
 
 async def _params(request: Request) -> dict[str, str]:
-    """Query string, form or JSON body: the API accepts all three, like Salebot's."""
-    params: dict[str, Any] = dict(request.query_params)
-    content_type = request.headers.get("content-type", "")
+    """Query string, and a form or JSON body: the API accepts all three, like Salebot's."""
+    params = {k.replace("\x00", ""): v.replace("\x00", "") for k, v in request.query_params.items()}
     if request.method == "POST":
-        if content_type.startswith("application/json"):
-            try:
-                body = json.loads(await request.body() or b"{}")
-            except ValueError as e:
-                raise ValidationError.single("body", _("Тело запроса — не JSON.")) from e
-            if not isinstance(body, Mapping):
-                raise ValidationError.single("body", _("Ожидался JSON-объект."))
-            params.update(body)
-        else:
-            form = await request.form()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return {
-        str(k).replace("\x00", ""): "" if v is None else str(v).replace("\x00", "")
-        for k, v in params.items()
-    }
+        params.update(await text_fields(request))
+    return params
 
 
 async def _project(request: Request) -> Mapping[str, Any] | None:

@@ -15,6 +15,8 @@ from asgi_csrf import asgi_csrf
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute, Match, Mount, Router
+from starlette.types import Scope
 
 from core import events
 from core.bots import BotRunner
@@ -23,19 +25,17 @@ from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
 from web.config import Settings
-from web.errors import EXCEPTION_HANDLERS
+from web.errors import (
+    BROWSER_HANDLERS,
+    MACHINE_HANDLERS,
+    UnexpectedErrors,
+    json_answer,
+    page_answer,
+)
 from web.i18n import LanguageMiddleware
-from web.megafon_webhook import PbxFastPath
-from web.routes import routes
+from web.routes import browser_routes, machine_routes, static_files
 
 log = logging.getLogger("crm")
-
-# Called by machines, authenticated by their own keys: no browser session, no CSRF token.
-CSRF_EXEMPT_PREFIXES = ("/megafon_webhook", "/api/")
-
-
-def _csrf_exempt(scope: dict[str, Any]) -> bool:
-    return scope["path"].startswith(CSRF_EXEMPT_PREFIXES)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -80,30 +80,57 @@ def create_app(settings: Settings) -> Starlette:
             await bus.stop()
             db.on_commit = None
 
-    middleware = [
-        Middleware(PbxFastPath),
-        Middleware(
-            SessionMiddleware,
-            secret_key=settings.secret_key,
-            session_cookie="crm_session",
-            same_site="lax",
-            https_only=settings.https_only_cookies,
-            max_age=14 * 24 * 3600,
-        ),
-        Middleware(
-            asgi_csrf,
-            signing_secret=settings.secret_key,
-            skip_if_scope=_csrf_exempt,
-            always_protect={"/login", "/setup"},
-            cookie_secure=settings.https_only_cookies,
-        ),
-        Middleware(LanguageMiddleware),
-    ]
     return Starlette(
-        routes=routes,
-        middleware=middleware,
-        exception_handlers=EXCEPTION_HANDLERS,
+        routes=[*machine_routes, static_files, _PeoplesSide(_browser_side(settings))],
+        middleware=[Middleware(UnexpectedErrors, answer=json_answer)],
+        exception_handlers=MACHINE_HANDLERS,
         lifespan=lifespan,
+    )
+
+
+class _PeoplesSide(Mount):
+    """Every path that is not a machine's: people's pages, and the page for a path nobody
+    has. A machine's path asked the wrong way (a GET to `/megafon_webhook`) stays the
+    machine side's, so it is answered 405 in JSON rather than taken for a missing page."""
+
+    def __init__(self, app: Starlette) -> None:
+        super().__init__("", app=app)
+        self.pages: list[BaseRoute] = app.router.routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is Match.FULL:
+            inner = {**scope, **child_scope}
+            if all(route.matches(inner)[0] is Match.NONE for route in self.pages):
+                return Match.PARTIAL, child_scope  # only if nobody else matched at all
+        return match, child_scope
+
+
+def _browser_side(settings: Settings) -> Starlette:
+    """People's pages: a signed session, CSRF protection, their language, error pages.
+    Machines' routes (`machine_routes`) are served beside it, without any of that."""
+    pages = Router(browser_routes)
+    return Starlette(
+        routes=browser_routes,
+        middleware=[
+            Middleware(UnexpectedErrors, answer=page_answer),
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.secret_key,
+                session_cookie="crm_session",
+                same_site="lax",
+                https_only=settings.https_only_cookies,
+                max_age=14 * 24 * 3600,
+            ),
+            Middleware(
+                asgi_csrf,
+                signing_secret=settings.secret_key,
+                always_protect={pages.url_path_for("login"), pages.url_path_for("setup")},
+                cookie_secure=settings.https_only_cookies,
+            ),
+            Middleware(LanguageMiddleware),
+        ],
+        exception_handlers=BROWSER_HANDLERS,
     )
 
 

@@ -23,6 +23,7 @@ class Settings:
     pbx_timeout: float = 10.0  # seconds for a whole PBX request (connecting: at most 3)
     redis_url: str | None = None  # live updates between processes through Redis pub/sub
     sse_ping: float = 15.0  # seconds between keep-alive comments on an idle live stream
+    log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR
 
     @property
     def pbx_timeouts(self) -> httpx.Timeout:
@@ -45,7 +46,15 @@ class Settings:
             pbx_timeout=float(env.get("PBX_TIMEOUT") or 10.0),
             redis_url=env.get("REDIS_URL") or None,
             sse_ping=float(env.get("SSE_PING") or 15.0),
+            log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),
         )
+
+
+def _log_level(name: str) -> str:
+    level = name.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {name!r}")
+    return level
 
 
 def _kept_secret(path: Path) -> str:

@@ -1,27 +1,43 @@
-"""Domain errors and HTTP errors turned into answers, in one place.
+"""Every error turned into an answer, in one place.
 
-Browsers get a page (or, for htmx, a short fragment the page shows as an alert); machines
-calling `/api/` or `/megafon_webhook` get JSON. Nobody ever sees a stack trace.
+People's browsers get a page (or, for htmx, a short fragment the page shows as an alert);
+machines (the PBX at `/megafon_webhook`, programs calling `/api/`) get JSON. The two sides of
+the app (`web/app.py`) install the same handlers with their own representation. A domain
+error's kind (`core/errors.py`) decides its status, so a subclass is answered as its family.
+Nobody ever sees a stack trace; an unexpected error is logged once, with method and path.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.errors import Conflict, InvalidCredentials, NotFound, PermissionDenied, ValidationError
+from core.errors import CrmError, ErrorKind, ValidationError
 from core.i18n import gettext as _
-from core.telephony.pbx_client import PbxError, PbxNotConnected
-from core.telephony.protocol import InvalidWebhook
 from web.auth import NotAuthenticated
 from web.htmx import wants_fragment
 from web.templating import render
 
-log = logging.getLogger("crm")
-MACHINE_PREFIXES = ("/api/", "/megafon_webhook")
+log = logging.getLogger("crm.errors")
+
+STATUS = {
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.INVALID: 422,
+    ErrorKind.MALFORMED: 400,
+    ErrorKind.PBX_FAILED: 502,
+}
+
+Answer = Callable[[Request, int, str, Mapping[str, str] | None], Response]
+Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 def _titles() -> dict[int, str]:
@@ -38,23 +54,55 @@ def _titles() -> dict[int, str]:
     }
 
 
-def error_response(request: Request, status: int, message: str) -> Response:
-    if request.url.path.startswith(MACHINE_PREFIXES):
-        return JSONResponse({"error": message}, status_code=status)
+def page_answer(
+    request: Request, status: int, message: str, details: Mapping[str, str] | None = None
+) -> Response:
+    """For people: an error page, or for htmx a fragment the page shows as an alert."""
     title = _titles().get(status, _("Ошибка"))
+    context = {"status": status, "title": title, "message": message or title}
     if wants_fragment(request):
-        return render(
-            request, "errors/_alert.html", {"title": title, "message": message}, status_code=status
-        )
-    return render(
-        request,
-        "errors/error.html",
-        {"status": status, "title": title, "message": message},
-        status_code=status,
-    )
+        return render(request, "errors/_alert.html", context, status_code=status)
+    return render(request, "errors/error.html", context, status_code=status)
+
+
+def json_answer(
+    request: Request, status: int, message: str, details: Mapping[str, str] | None = None
+) -> Response:
+    """For machines: `{"error": "…"}`, with `details` per field when there are any."""
+    body: dict[str, Any] = {"error": message or _titles().get(status, _("Ошибка"))}
+    if details:
+        body["details"] = dict(details)
+    return JSONResponse(body, status_code=status)
+
+
+def crm_error_message(exc: CrmError) -> str:
+    """What the answer says: a validation error names its fields (machines need them)."""
+    if isinstance(exc, ValidationError) and exc.kind is ErrorKind.INVALID:
+        return str(exc)
+    return exc.message
+
+
+def handlers(answer: Answer) -> dict[Any, Handler]:
+    """The exception handlers of one side of the app, answering in its representation."""
+
+    async def crm_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CrmError)
+        details = exc.errors if isinstance(exc, ValidationError) else None
+        return answer(request, STATUS[exc.kind], crm_error_message(exc), details)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        messages = {
+            404: _("Такой страницы нет. Проверьте адрес или вернитесь к списку клиентов."),
+            405: _("Этот адрес так не используется."),
+        }
+        return answer(request, exc.status_code, messages.get(exc.status_code, exc.detail), None)
+
+    return {CrmError: crm_error, HTTPException: http_error}
 
 
 async def not_authenticated(request: Request, exc: Exception) -> Response:
+    """No one is signed in: to the login page (people only; machines carry their own keys)."""
     assert isinstance(exc, NotAuthenticated)
     if "text/event-stream" in request.headers.get("accept", ""):
         # A live stream (web/sse.py): an EventSource cannot follow a redirect to the login
@@ -66,57 +114,34 @@ async def not_authenticated(request: Request, exc: Exception) -> Response:
     return RedirectResponse(exc.login_url, status_code=303)
 
 
-async def domain_error(request: Request, exc: Exception) -> Response:
-    status = {
-        NotFound: 404,
-        PermissionDenied: 403,
-        Conflict: 409,
-        InvalidCredentials: 401,
-        ValidationError: 422,
-    }[type(exc)]
-    message = str(exc) if isinstance(exc, ValidationError) else exc.message  # type: ignore[attr-defined]
-    return error_response(request, status, message or _titles()[status])
+BROWSER_HANDLERS = {**handlers(page_answer), NotAuthenticated: not_authenticated}
+MACHINE_HANDLERS = handlers(json_answer)
 
 
-async def pbx_error(request: Request, exc: Exception) -> Response:
-    """The PBX or the network failed (502), or there is no PBX to ask (409): in plain words."""
-    assert isinstance(exc, PbxError)
-    return error_response(request, 409 if isinstance(exc, PbxNotConnected) else 502, exc.message)
+class UnexpectedErrors:
+    """The last resort: an exception nothing else answered is logged once (one traceback,
+    with method and path) and answered with a 500 in the side's representation. It is not
+    raised further, so neither Starlette nor the server logs it a second time."""
 
+    def __init__(self, app: ASGIApp, answer: Answer) -> None:
+        self.app, self.answer = app, answer
 
-async def invalid_webhook(request: Request, exc: Exception) -> Response:
-    """The PBX's own error shape (PROTOCOL.md §1.6), with what exactly is wrong."""
-    assert isinstance(exc, InvalidWebhook)
-    return JSONResponse({"error": "Invalid parameters", "details": exc.errors}, status_code=400)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
 
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    messages = {
-        404: _("Такой страницы нет. Проверьте адрес или вернитесь к списку клиентов."),
-        405: _("Этот адрес так не используется."),
-    }
-    return error_response(request, exc.status_code, messages.get(exc.status_code, exc.detail))
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(
-        request,
-        500,
-        _("Мы уже знаем о проблеме. Попробуйте ещё раз через минуту."),
-    )
-
-
-EXCEPTION_HANDLERS = {
-    NotAuthenticated: not_authenticated,
-    NotFound: domain_error,
-    PermissionDenied: domain_error,
-    Conflict: domain_error,
-    InvalidCredentials: domain_error,
-    ValidationError: domain_error,
-    InvalidWebhook: invalid_webhook,
-    PbxError: pbx_error,
-    HTTPException: http_error,
-    Exception: server_error,
-}
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if not started:
+                request = Request(scope)
+                message = _("Мы уже знаем о проблеме. Попробуйте ещё раз через минуту.")
+                await self.answer(request, 500, message, None)(scope, receive, send)

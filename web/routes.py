@@ -1,4 +1,8 @@
-"""The whole HTTP surface of the app, in one table; every route is named."""
+"""The whole HTTP surface of the app, in two tables; every route is named.
+
+`machine_routes` are called by machines that carry their own keys (the PBX, programs using the
+API): no session, no CSRF, no language, JSON errors. `browser_routes` are people's pages.
+`web/app.py` gives each table its own middleware."""
 
 from pathlib import Path
 
@@ -12,7 +16,7 @@ from web.views import bot, clients, employees, session, settings, telephony, web
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
 
-routes = [
+browser_routes = [
     Route("/", session.home, name="home"),
     Route("/setup", session.setup, methods=BOTH, name="setup"),
     Route("/login", session.login, methods=BOTH, name="login"),
@@ -86,14 +90,23 @@ routes = [
     ),
     # Live updates of open pages (Server-Sent Events)
     Route("/events", sse.stream, name="events"),
-    # The PBX
-    Route("/megafon_webhook", megafon_webhook, methods=POST, name="megafon_webhook"),
+    # What the PBX sent («Журнал вебхуков»)
     Route("/webhooks", webhooks.journal, name="webhooks"),
     Route("/webhooks/{delivery_id:int}/rerun", webhooks.rerun, methods=POST, name="webhook_rerun"),
+]
+
+# Files as they are: no session or language needed either.
+static_files = Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+machine_routes = [
+    # The PBX posts every command here (first: it is the busiest route)
+    Route("/megafon_webhook", megafon_webhook, methods=POST, name="megafon_webhook"),
     # Public API, Salebot style
-    Route("/api/{api_key:str}/callback", api.callback, methods=BOTH, name="api_callback"),
-    Route(
-        "/api/{api_key:str}/megafon_call", api.megafon_call, methods=POST, name="api_megafon_call"
+    Mount(
+        "/api/{api_key:str}",
+        routes=[
+            Route("/callback", api.callback, methods=BOTH, name="api_callback"),
+            Route("/megafon_call", api.megafon_call, methods=POST, name="api_megafon_call"),
+        ],
     ),
-    Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from core.errors import CrmError, ValidationError
+from core.errors import CrmError, ErrorKind, ValidationError
 from core.i18n import gettext as _
 
 REST, LEGACY = "rest", "legacy"
@@ -33,8 +33,12 @@ _PLAIN_ID = re.compile(r"[\w.:-]{1,100}")
 class PbxError(CrmError):
     """The PBX did not do what was asked; `message` says why in plain words."""
 
+    kind = ErrorKind.PBX_FAILED
+
 
 class PbxNotConnected(PbxError):
+    kind = ErrorKind.CONFLICT  # nothing failed: there is no PBX to ask yet
+
     def __init__(self) -> None:
         super().__init__(
             _(
