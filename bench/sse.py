@@ -13,6 +13,12 @@ webhook-to-receipt latency), and checks that each arrives exactly once.
 
 Memory: the server's resident memory (VmRSS) with no stream open, and with all of them open and
 idle; the difference divided by the number of streams is the memory per open stream.
+
+So that a number means the same on a machine twice as fast or slow, each run also measures the
+server's webhook throughput with every stream still open (the PBX process sends as fast as the
+server answers, for `--burst` seconds) and reports the paced load as a fraction of it; and it
+reports the CPU the benchmark's own processes used (stream reader and PBX), in cores, so that a
+saturated client is not taken for a slow server.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import asyncio
 import multiprocessing
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -155,6 +162,7 @@ class Pbx(SPAWN.Process):  # type: ignore[name-defined]
             seconds,
         )
         self.first = first  # the first call's number, so runs never repeat a callid
+        # rate 0: a closed loop, each connection sending again as soon as it has its answer
         self.results = SPAWN.Queue()
 
     def run(self) -> None:
@@ -182,6 +190,8 @@ class Pbx(SPAWN.Process):  # type: ignore[name-defined]
         )
 
     async def _run(self) -> dict:
+        if self.rate == 0:
+            return await self._saturate()
         queue: asyncio.Queue = asyncio.Queue()
         sent: dict[int, list[float]] = defaultdict(list)
         answers: list[float] = []
@@ -225,6 +235,34 @@ class Pbx(SPAWN.Process):  # type: ignore[name-defined]
         await asyncio.gather(*workers)
         return {"sent": dict(sent), "answers": answers, "failures": failures[0]}
 
+    async def _saturate(self) -> dict:
+        """As many webhooks as the server answers: the throughput ceiling of this run."""
+        steps = ((call, step) for call in range(self.first, self.first + 10**7) for step in STEPS)
+        answers = [0]
+        deadline = time.perf_counter() + self.seconds
+
+        async def connection() -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            for call, step in steps:
+                if time.perf_counter() >= deadline:
+                    break
+                writer.write(self._request(call, call % self.streams, step))
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+                await reader.readexactly(length)
+                answers[0] += 1
+            writer.close()
+
+        await asyncio.gather(*(connection() for _ in range(32)))
+        return {"sent": {}, "answers": [0.0] * answers[0], "failures": 0}
+
+
+def cpu_seconds() -> float:
+    """CPU used by this process and its finished children (the PBX processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -251,12 +289,10 @@ async def bench(args: argparse.Namespace, port: int, pid: int, key: str, ids: li
     runs = []
     for run in range(args.runs):
         before = {i: len(times) for i, times in streams.received.items()}
-        pbx = Pbx(port, key, len(ids), args.rate, args.seconds, first=run * 1_000_000)
-        pbx.start()
-        done = asyncio.get_running_loop().run_in_executor(None, pbx.result)
-        sent_by_pbx = await done  # the streams keep reading meanwhile
-        pbx.join()
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        sent_by_pbx = await pbx_run(port, key, len(ids), args.rate, args.seconds, run * 1_000_000)
         await asyncio.sleep(2)  # the last messages arrive
+        client_cores = (cpu_seconds() - cpu) / (time.perf_counter() - wall)
         latencies, lost, extra = [], 0, 0
         for stream, sent in sent_by_pbx["sent"].items():
             got = streams.received.get(stream, [])[before.get(stream, 0) :]
@@ -264,6 +300,10 @@ async def bench(args: argparse.Namespace, port: int, pid: int, key: str, ids: li
             extra += max(0, len(got) - len(sent))
             latencies += [(r - s) * 1000 for s, r in zip(sent, got, strict=False)]
         answers = sent_by_pbx["answers"]
+        await asyncio.sleep(1)
+        burst = await pbx_run(port, key, len(ids), 0, args.burst, run * 1_000_000 + 500_000)
+        ceiling = len(burst["answers"]) / args.burst
+        await asyncio.sleep(3)  # the burst's messages drain before the next run
         runs.append(
             {
                 "webhooks/s": len(answers) / args.seconds,
@@ -275,6 +315,9 @@ async def bench(args: argparse.Namespace, port: int, pid: int, key: str, ids: li
                 "lost": lost,
                 "duplicates": extra,
                 "failures": sent_by_pbx["failures"],
+                "ceiling/s": ceiling,
+                "load/ceiling": len(answers) / args.seconds / ceiling,
+                "client cores": client_cores,
             }
         )
         print(f"run {run + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in runs[-1].items()))
@@ -289,12 +332,24 @@ async def bench(args: argparse.Namespace, port: int, pid: int, key: str, ids: li
     }
 
 
+async def pbx_run(port: int, key: str, streams: int, rate: int, seconds: float, first: int) -> dict:
+    """One PBX process's run; the streams keep reading meanwhile."""
+    pbx = Pbx(port, key, streams, rate, seconds, first=first)
+    pbx.start()
+    result = await asyncio.get_running_loop().run_in_executor(None, pbx.result)
+    pbx.join()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=200, help="webhooks a second")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--burst", type=float, default=5, help="seconds of the saturating run after each run"
+    )
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--redis", action="store_true", help="carry wake-ups through Redis")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
@@ -342,6 +397,11 @@ def main() -> None:
         f"failed webhooks {sum(r['failures'] for r in runs)}"
     )
     print(f"webhook answers: p99 {med('answer p99'):.1f} ms at {med('webhooks/s'):.0f}/s")
+    print(
+        f"load: {med('webhooks/s'):.0f}/s is {med('load/ceiling'):.3f} of the "
+        f"{med('ceiling/s'):.0f} webhooks/s the server answered flat out with the streams open; "
+        f"the benchmark's own processes used {med('client cores'):.2f} cores while it ran"
+    )
     print(
         f"server memory: {result['idle_kb'] / 1024:.1f} MB with no stream, "
         f"{result['open_kb'] / 1024:.1f} MB with {args.streams} open, "

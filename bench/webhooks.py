@@ -7,6 +7,12 @@ history (one call in five unanswered: INCOMING, CANCELLED, history Missed), for 
 half belong to existing clients, saturated and paced to `--rate`; during both, a probe asks
 `contact` every 10 ms on one more connection and times each answer (wrk cannot time one command
 of a mix). Then `contact` alone. Needs `wrk` (Debian).
+
+Every saturated run is paired with the same wrk run against the ceiling (`bench/ceiling.py`: a
+bare Starlette endpoint parsing the same form and checking the token), measured in the same
+session, so the numbers read as a ratio that survives a machine twice as fast or slow. wrk's
+own CPU use is reported (as a share of one core), so a saturated load generator is not taken
+for a slow server.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -134,6 +141,7 @@ def wrk(
 ) -> dict:
     """One wrk run; `start` skips the bodies earlier runs sent, so nothing is a duplicate;
     `pause_ms` makes each connection wait between requests (a paced, not saturated, load)."""
+    cpu_before = _children_cpu()
     out = subprocess.run(
         [
             "wrk",
@@ -159,6 +167,7 @@ def wrk(
         value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
+    wrk_cpu = (_children_cpu() - cpu_before) / seconds  # cores wrk kept busy
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
@@ -167,7 +176,30 @@ def wrk(
         "p99": ms("99"),
         "errors": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "",
+        "wrk_cpu": wrk_cpu,
     }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def start_server(command: list[str], env: dict[str, str], log: Path, port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),  # a pipe nobody reads would stall the server
+    )
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return server
 
 
 class ContactProbe(threading.Thread):
@@ -205,6 +237,7 @@ class ContactProbe(threading.Thread):
             "p99": ordered[int(len(ordered) * 0.99)],
             "errors": self.failures,
             "socket_errors": "",
+            "wrk_cpu": 0.0,
         }
 
 
@@ -244,23 +277,33 @@ def main() -> None:
     (work / "contacts.txt").write_text("\n".join(contacts))
     probe_bodies = contacts[-20_000:]  # numbers wrk's runs do not reach
     (work / "bench.lua").write_text(LUA)
-    port = free_port()
-    server = subprocess.Popen(
+    port, ceiling_port = free_port(), free_port()
+    server = start_server(
         [sys.executable, "-m", "web", "serve", "--port", str(port), "--workers", str(args.workers)],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench"},
-        stdout=subprocess.DEVNULL,
-        stderr=(work / "server.log").open("w"),  # a pipe nobody reads would stall the server
+        {"DATABASE_URL": url, "SECRET_KEY": "bench"},
+        work / "server.log",
+        port,
+    )
+    ceiling = start_server(
+        [
+            *(sys.executable, "-m", "uvicorn", "ceiling:app", "--app-dir", str(ROOT / "bench")),
+            *("--port", str(ceiling_port), "--workers", str(args.workers)),
+            *("--loop", "asyncio", "--no-access-log", "--log-level", "warning"),
+        ],
+        {"CEILING_TOKEN": token},
+        work / "ceiling.log",
+        ceiling_port,
     )
     target = f"http://127.0.0.1:{port}"
+    ceiling_target = f"http://127.0.0.1:{ceiling_port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(target + "/login", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        results: dict[str, list[dict]] = {"mixed": [], "contact in mix": [], "contact": []}
+        results: dict[str, list[dict]] = {
+            "mixed": [],
+            "ceiling: mixed": [],
+            "contact in mix": [],
+            "contact": [],
+            "ceiling: contact": [],
+        }
         if args.rate:
             results[f"mix@{args.rate}/s"] = []
             results[f"contact in mix@{args.rate}/s"] = []
@@ -277,6 +320,26 @@ def main() -> None:
             )
             results["mixed"].append(mixed_run)
             results["contact in mix"].append(probed)
+            results["ceiling: mixed"].append(
+                wrk(
+                    ceiling_target,
+                    lua,
+                    work / "mixed.txt",
+                    args.seconds,
+                    args.connections,
+                    run * 100_000,
+                )
+            )
+            results["ceiling: contact"].append(
+                wrk(
+                    ceiling_target,
+                    lua,
+                    work / "contacts.txt",
+                    max(5, args.seconds // 3),
+                    args.connections,
+                    run * 20_000,
+                )
+            )
             results["contact"].append(
                 wrk(
                     target,
@@ -304,8 +367,9 @@ def main() -> None:
                 results[f"mix@{args.rate}/s"].append(paced)
                 results[f"contact in mix@{args.rate}/s"].append(probed)
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(30)
+        for process in (server, ceiling):
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
     print(
         f"{args.db}, {args.connections} connections, {args.runs} runs of {args.seconds} s, "
         f"{args.known_clients} known clients, {args.workers} worker(s)"
@@ -318,11 +382,21 @@ def main() -> None:
         print(
             f"{name:<26} {med('rps'):6.0f} req/s   p50 {med('p50'):6.1f} ms   "
             f"p99 {med('p99'):6.1f} ms   non-2xx {sum(r['errors'] for r in runs)}   "
+            f"wrk CPU {med('wrk_cpu'):4.2f} cores   "
             f"runs: {json.dumps([round(r['rps']) for r in runs])}"
         )
         socket_errors = [r["socket_errors"] for r in runs if r["socket_errors"]]
         if socket_errors:
             print("  socket errors:", socket_errors)
+    for name, ceiling_name in (("mixed", "ceiling: mixed"), ("contact", "ceiling: contact")):
+        ratios = [
+            ours["rps"] / bare["rps"]
+            for ours, bare in zip(results[name], results[ceiling_name], strict=True)
+        ]
+        print(
+            f"{name} / ceiling: {statistics.median(ratios):.3f} of the bare endpoint's "
+            f"throughput (runs: {json.dumps([round(r, 3) for r in ratios])})"
+        )
     shutil.rmtree(work, ignore_errors=True)
 
 
