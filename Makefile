@@ -17,7 +17,11 @@ run: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: $(STAMP) chromium
+# Style and types: ruff (lint and format) over everything, mypy --strict over core/ and web/.
+lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint chromium
 	$(PY) -m pytest -q $(ARGS)
