@@ -1,14 +1,14 @@
 """The command line a newcomer and deployment scripts use: serve, create-admin, --demo."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 
-from tests.conftest import text_of
+from tests.support.pages import text_of
+from tests.support.servers import free_port
 
 
 def run_cli(args, cwd, env=None, **kwargs):
@@ -21,12 +21,6 @@ def run_cli(args, cwd, env=None, **kwargs):
         timeout=60,
         **kwargs,
     )
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(args, cwd, env=None):

@@ -15,7 +15,7 @@ from core import projects
 from core.db import Database
 from core.migrations import migrate
 from core.tables import calls, webhook_deliveries
-from tests.test_cli import free_port
+from tests.support.servers import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 
 from core import projects
 from core.db import Database
-from tests import builders
-from tests.browser.conftest import screenshot
-from tests.fixtures import megafon as samples
+from tests.support import builders
+from tests.support import megafon as samples
+from tests.support.chromium import screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 
 from core import projects
 from core.db import Database
-from tests import builders
-from tests.browser.conftest import screenshot
-from tests.live_server import LiveServer
+from tests.support import builders
+from tests.support.chromium import screenshot
+from tests.support.servers import LiveServer
 from web.pbx_simulator import SimulatorConfig, create_simulator
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
+from tests.support.chromium import screenshot
 
 pytestmark = pytest.mark.browser
 

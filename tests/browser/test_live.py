@@ -3,33 +3,26 @@ employee the PBX rings sees a popup on any page, and a server restart loses noth
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from core.db import Database
-from tests import builders
-from tests.browser.conftest import screenshot
-from tests.live_server import AppProcess, free_port
+from tests.support import builders
+from tests.support.chromium import open_page, screenshot
+from tests.support.databases import run_core
+from tests.support.megafon import post_webhook as webhook
+from tests.support.servers import AppProcess, free_port
 
 pytestmark = pytest.mark.browser
-MARIA = "79265550101"
-
-
-async def _people(url: str) -> dict[str, Any]:
-    async with Database(url) as db:
-        return await builders.call_center(db)
 
 
 def people(url: str) -> dict[str, Any]:
     # Playwright's sync API holds this thread's event loop: set up data from another thread.
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _people(url)).result()
+        return pool.submit(run_core, url, builders.call_center).result(timeout=60)
 
 
 def sign_in(page: Any, email: str) -> None:
@@ -38,15 +31,6 @@ def sign_in(page: Any, email: str) -> None:
     page.get_by_label("Пароль *").fill(builders.PASSWORD)
     page.get_by_role("button", name="Войти").click()
     expect(page.get_by_role("heading", name="Клиенты")).to_be_visible()
-
-
-def webhook(base_url: str, key: str, **fields: str) -> None:
-    response = httpx.post(
-        base_url + "/megafon_webhook",
-        data={"direction": "in", "phone": MARIA, **fields, "crm_token": key},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
 
 
 def streams_of(page: Any) -> list[str]:
@@ -138,9 +122,8 @@ def test_an_open_card_catches_up_after_a_server_restart(chromium, tmp_path: Path
     context = None
     try:
         ids = people(url)
-        context = chromium.new_context(base_url=first.url, locale="ru-RU")
-        page = context.new_page()
-        page.set_default_timeout(10_000)
+        page = open_page(chromium, first.url)
+        context = page.context
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         sign_in(page, "anna@romashka.ru")

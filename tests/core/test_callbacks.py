@@ -2,7 +2,7 @@ import pytest
 
 from core import callbacks, dialogs, variables
 from core.errors import NotFound, ValidationError
-from tests import builders
+from tests.support import builders
 
 pytestmark = pytest.mark.anyio
 

@@ -3,7 +3,7 @@ import sqlalchemy as sa
 
 from core import clients, variables
 from core.errors import NotFound, ValidationError
-from tests import builders
+from tests.support import builders
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from core import clients
 from core.migrations import available, migrate
-from tests import builders
+from tests.support import builders
 
 pytestmark = pytest.mark.anyio
 

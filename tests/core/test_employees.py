@@ -4,7 +4,7 @@ from core import employees
 from core.employees import EmployeeInput
 from core.errors import Conflict, InvalidCredentials, ValidationError
 from core.passwords import Passwords
-from tests import builders
+from tests.support import builders
 
 pytestmark = pytest.mark.anyio
 cheap = Passwords(cheap=True)

@@ -5,14 +5,14 @@ import pytest
 
 from core import events
 from core.telephony import notifications, protocol
-from tests import builders
+from tests.support import builders
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_topics_are_announced_after_the_commit_and_never_for_a_rollback(db):
     heard: list[set[str]] = []
-    db.on_commit = heard.append
+    db.after_commit = heard.append
     async with db.transaction():
         await events.emit(db, 1, "1:client:5", events.CALL_UPDATED, {"client_id": 5})
         assert heard == []  # not before the commit

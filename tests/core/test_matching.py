@@ -4,7 +4,7 @@ import pytest
 
 from core import matching, projects, variables
 from core.telephony import caller_lookup
-from tests import builders
+from tests.support import builders
 
 pytestmark = pytest.mark.anyio
 

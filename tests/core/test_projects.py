@@ -2,7 +2,7 @@ import pytest
 
 from core import projects
 from core.errors import ValidationError
-from tests import builders
+from tests.support import builders
 
 pytestmark = pytest.mark.anyio
 

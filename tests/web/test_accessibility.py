@@ -1,8 +1,8 @@
 """Every form control on every page has a label a screen reader can read."""
 
 from core import dialogs, projects, variables
-from tests import builders
-from tests.conftest import page
+from tests.support import builders
+from tests.support.pages import page
 
 
 def unlabelled(html):

@@ -3,7 +3,7 @@
 import pytest
 
 from core import dialogs, projects
-from tests import builders
+from tests.support import builders
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """«Бот»: admins add, change and delete reactions; a bad calculator line is named, not saved."""
 
-from tests import builders
-from tests.conftest import page, text_of
+from tests.support import builders
+from tests.support.pages import page, text_of
 
 
 def test_an_admin_adds_changes_and_deletes_a_reaction(browser):

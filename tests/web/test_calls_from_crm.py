@@ -6,7 +6,6 @@ call with `megafon_call`; the PBX's webhooks come back and land in the client's 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,24 +18,15 @@ import sqlalchemy as sa
 from core import dialogs, projects, reactions, variables
 from core.db import Database
 from core.tables import bot_jobs, pbx_connections
-from tests import builders
-from tests.conftest import page, text_of
-from tests.live_server import LiveBrowser, LiveServer
+from tests.support import builders
+from tests.support.databases import run_core
+from tests.support.pages import page, text_of
+from tests.support.servers import LiveBrowser, LiveServer
 from web.app import create_app
 from web.config import Settings
 from web.pbx_simulator import SimulatorConfig, create_simulator
 
 TOKEN = "pbx-secret-token-1234"
-
-
-def core(url: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a `core` coroutine function on the live app's database, from the test thread."""
-
-    async def call() -> Any:
-        async with Database(url) as db:
-            return await fn(db, *args, **kwargs)
-
-    return asyncio.run(call())
 
 
 def eventually(check: Callable[[], Any], seconds: float = 10) -> Any:
@@ -67,7 +57,7 @@ class Pair:
         return httpx.request(method, self.sim.url + path, timeout=10, **kwargs).json()
 
     def dialog(self, client_id: int) -> list[str]:
-        page = core(self.url, dialogs.dialog, self.ids["project"], client_id)
+        page = run_core(self.url, dialogs.dialog, self.ids["project"], client_id)
         return [m["text"] for m in page.messages]
 
     def connect(self, domain: str | None = None, token: str = TOKEN) -> None:
@@ -76,7 +66,7 @@ class Pair:
 
             await connection.save(db, self.ids["project"], token, domain or self.sim.url)
 
-        core(self.url, save)
+        run_core(self.url, save)
 
 
 @pytest.fixture
@@ -96,7 +86,7 @@ def pair(database_url: str) -> Iterator[Pair]:
             client = await builders.client(db, project, phone="+7 926 555-01-01")
             return key, {"project": project, "manager": manager["id"], "client": client["id"]}
 
-        key, ids = core(database_url, people)
+        key, ids = run_core(database_url, people)
         config = SimulatorConfig(
             api_key=TOKEN, crm_url=crm.url + "/megafon_webhook", crm_key=key, step_delay=0.05
         )
@@ -213,7 +203,7 @@ def test_pbx_failures_are_shown_in_plain_words(pair):
             users.update().where(users.c.id == pair.ids["manager"]).values(pbx_user="nobody")
         )
 
-    core(pair.url, unknown_login)
+    run_core(pair.url, unknown_login)
     status, text = click()
     assert status == 502 and "АТС не приняла запрос (User not found)" in text
     assert pair.pbx("GET", "/simulator/calls") == []
@@ -227,7 +217,7 @@ def test_a_pbx_with_only_the_legacy_api_is_called_there_and_remembered(database_
             admin = await builders.admin(db, email="anna@romashka.ru")
             return admin["project_id"], await projects.generate_api_key(db, admin["project_id"])
 
-        project, key = core(database_url, setup)
+        project, key = run_core(database_url, setup)
         config = SimulatorConfig(
             api_key=TOKEN,
             crm_url=crm.url + "/megafon_webhook",
@@ -243,7 +233,7 @@ def test_a_pbx_with_only_the_legacy_api_is_called_there_and_remembered(database_
 
                 await connection.save(db, project, TOKEN, sim.url)
 
-            core(database_url, connect)
+            run_core(database_url, connect)
             first = httpx.post(api, data={"client_phone": "89265550101", "user": "ivanov"})
             second = httpx.post(api, json={"client_phone": "79265550102", "user": "sidorova"})
             assert first.json()["status"] == second.json()["status"] == "success"
@@ -256,7 +246,7 @@ def test_a_pbx_with_only_the_legacy_api_is_called_there_and_remembered(database_
             async def remembered(db: Database) -> str:
                 return await db.fetch_val(sa.select(pbx_connections.c.api))
 
-            assert core(database_url, remembered) == "legacy"
+            assert run_core(database_url, remembered) == "legacy"
 
 
 def test_the_megafon_call_api_answers_in_json(pair):
@@ -279,7 +269,7 @@ def test_the_megafon_call_api_answers_in_json(pair):
 
 def test_a_missed_call_makes_the_bot_call_the_client_back(pair):
     pair.connect()
-    core(
+    run_core(
         pair.url,
         reactions.save_reaction,
         pair.ids["project"],
@@ -291,7 +281,7 @@ def test_a_missed_call_makes_the_bot_call_the_client_back(pair):
     assert (callback["user"], callback["phone"]) == ("ivanov", "79265550101")
 
     def saved_id() -> Any:
-        found = core(pair.url, variables.list_variables, pair.ids["client"])
+        found = run_core(pair.url, variables.list_variables, pair.ids["client"])
         return {v["name"]: v["value"] for v in found}.get("call_back_id")
 
     assert eventually(saved_id) == callback["callid"]
@@ -300,14 +290,14 @@ def test_a_missed_call_makes_the_bot_call_the_client_back(pair):
 
 def test_a_failing_megafon_call_writes_its_error_into_the_dialog(pair):
     pair.connect()
-    core(
+    run_core(
         pair.url,
         reactions.save_reaction,
         pair.ids["project"],
         "перезвоните мне",
         "megafon_call('#{client_phone}', 'nobody')",
     )
-    core(
+    run_core(
         pair.url,
         dialogs.add_message,
         pair.ids["project"],
@@ -322,4 +312,4 @@ def test_a_failing_megafon_call_writes_its_error_into_the_dialog(pair):
     async def job(db: Database) -> Any:
         return await db.fetch_one(sa.select(bot_jobs.c.state, bot_jobs.c.result))
 
-    assert core(pair.url, job)["state"] == "failed"
+    assert run_core(pair.url, job)["state"] == "failed"

@@ -3,8 +3,8 @@
 import pytest
 
 from core import dialogs
-from tests import builders
-from tests.conftest import page, text_of
+from tests.support import builders
+from tests.support.pages import page, text_of
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Сотрудники: list, add, edit, deactivate, and the call method with its PBX field."""
 
 from core import employees
-from tests import builders
-from tests.conftest import page, text_of
+from tests.support import builders
+from tests.support.pages import page, text_of
 
 
 def signed_in_admin(browser):

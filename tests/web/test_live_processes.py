@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import builders
-from tests.conftest import PG_URL, reset_schema
-from tests.live_server import AppProcess, LiveBrowser, Stream, free_port
-from tests.web.test_calls_from_crm import core
-from tests.web.test_live_updates import MARIA, texts
+from tests.support import builders
+from tests.support.databases import PG_URL, reset_schema, run_core
+from tests.support.megafon import post_webhook as webhook
+from tests.support.pages import texts
+from tests.support.servers import AppProcess, LiveBrowser, Stream, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -50,15 +50,6 @@ def tabs() -> Iterator[Tabs]:
     opened.close()
 
 
-def webhook(app: AppProcess, key: str, **fields: str) -> None:
-    response = httpx.post(
-        app.url + "/megafon_webhook",
-        data={"direction": "in", "phone": MARIA, **fields, "crm_token": key},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
 def clean(log: str) -> bool:
     return "ERROR" not in log and "Traceback" not in log
 
@@ -67,10 +58,10 @@ def test_a_restart_ends_streams_cleanly_and_the_page_gets_what_it_missed(tmp_pat
     url = f"sqlite:///{tmp_path}/crm.sqlite3"
     port = free_port()
     with AppProcess(url, port) as first:
-        ids = core(url, builders.call_center)
+        ids = run_core(url, builders.call_center)
         anna = tabs.browser(first, "anna@romashka.ru")
         card = tabs.stream(anna, f"/events?client={ids['maria']}")
-        webhook(first, ids["key"], cmd="event", type="ACCEPTED", callid="c1")
+        webhook(first.url, ids["key"], cmd="event", type="ACCEPTED", callid="c1")
         card.wait_for("message")
         log = first.stop()
         while card.next(timeout=10) is not None:
@@ -79,8 +70,8 @@ def test_a_restart_ends_streams_cleanly_and_the_page_gets_what_it_missed(tmp_pat
         assert clean(log), log
 
     with AppProcess(url, port) as second:  # the same address, as after a deploy
-        webhook(second, ids["key"], cmd="event", type="COMPLETED", callid="c1")
-        webhook(second, ids["key"], cmd="history", type="in", status="Success", callid="c1")
+        webhook(second.url, ids["key"], cmd="event", type="COMPLETED", callid="c1")
+        webhook(second.url, ids["key"], cmd="history", type="in", status="Success", callid="c1")
         last = card.received[-1].id
         resumed = tabs.stream(anna, f"/events?client={ids['maria']}", last_event_id=last)
         missed = resumed.quiet(1.0)
@@ -96,7 +87,7 @@ def test_two_processes_share_live_events_through_redis(tmp_path, tabs):
         AppProcess(url, REDIS_URL=REDIS_URL) as one,
         AppProcess(url, REDIS_URL=REDIS_URL) as two,
     ):
-        ids = core(url, builders.call_center)
+        ids = run_core(url, builders.call_center)
         shared(one, two, ids, tabs)
 
 
@@ -111,7 +102,7 @@ def pg_url(pg_database: str | None) -> str:
 def test_two_processes_share_live_events_through_postgresql(pg_url, tabs):
     assert PG_URL
     with AppProcess(pg_url) as one, AppProcess(pg_url) as two:
-        ids = core(pg_url, builders.call_center)
+        ids = run_core(pg_url, builders.call_center)
         shared(one, two, ids, tabs)
 
 
@@ -120,10 +111,10 @@ def shared(one: AppProcess, two: AppProcess, ids: dict[str, Any], tabs: Tabs) ->
     card = tabs.stream(tabs.browser(two, "anna@romashka.ru"), f"/events?client={ids['maria']}")
     ivan = tabs.stream(tabs.browser(one, "ivan@romashka.ru"), "/events")
     started = time.monotonic()
-    webhook(one, ids["key"], cmd="event", type="ACCEPTED", callid="c1", user="ivanov")
+    webhook(one.url, ids["key"], cmd="event", type="ACCEPTED", callid="c1", user="ivanov")
     assert "megafon_call_event ACCEPTED" in card.wait_for("message", timeout=1).data
     assert time.monotonic() - started < 1
-    webhook(two, ids["key"], cmd="event", type="INCOMING", callid="c2", user="ivanov")
+    webhook(two.url, ids["key"], cmd="event", type="INCOMING", callid="c2", user="ivanov")
     assert "Мария Иванова" in ivan.wait_for("popup", timeout=1).data
-    webhook(two, ids["key"], cmd="event", type="CANCELLED", callid="c2", user="ivanov")
+    webhook(two.url, ids["key"], cmd="event", type="CANCELLED", callid="c2", user="ivanov")
     ivan.wait_for("popup-close", timeout=1)

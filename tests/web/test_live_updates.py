@@ -14,19 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from bs4 import BeautifulSoup
 
 from core import dialogs, employees, events
 from core.db import Database
-from tests import builders
-from tests.conftest import page
-from tests.live_server import LiveBrowser, LiveServer, Stream
-from tests.web.test_calls_from_crm import core
+from tests.support import builders
+from tests.support.databases import run_core
+from tests.support.megafon import MARIA
+from tests.support.pages import fragment, page, texts
+from tests.support.servers import LiveBrowser, LiveServer, Stream
 from web import sse
 from web.app import create_app
 from web.config import Settings
 
-MARIA = "79265550101"
 _calls = itertools.count(1)
 
 
@@ -94,24 +93,10 @@ def crm(database_url: str) -> Iterator[Crm]:
         return ids
 
     with LiveServer(create_app(settings)) as server:
-        crm = Crm(server, database_url, core(database_url, people))
+        crm = Crm(server, database_url, run_core(database_url, people))
         yield crm
         for closable in [*crm.streams, *crm.clients]:  # streams end before the server stops
             closable.close()
-
-
-def texts(stream_events: list[Any]) -> list[str]:
-    """The dialog messages among the events, as the dialog shows their text."""
-    found = []
-    for event in stream_events:
-        if event.event == "message":
-            item = page_of(event.data).select_one(".system-text, .bubble p")
-            found.append(item.get_text(strip=True))
-    return found
-
-
-def page_of(html: str) -> BeautifulSoup:
-    return BeautifulSoup(html, "html.parser")
 
 
 def test_an_open_card_shows_the_pbx_events_within_a_second(crm):
@@ -182,8 +167,8 @@ def test_a_page_away_too_long_is_told_to_reload(crm):
     async def forget(db: Database) -> None:
         await events.purge(db, now=events.clock.now() + events.KEPT_FOR * 2)
 
-    last = core(crm.url, events.latest_id)
-    core(crm.url, forget)
+    last = run_core(crm.url, events.latest_id)
+    run_core(crm.url, forget)
     crm.call("ACCEPTED")
     stream = crm.stream(anna, f"/events?client={crm.ids['maria']}", last_event_id=str(last - 1))
     assert stream.wait_for("reload").data == "reload"
@@ -216,7 +201,7 @@ def test_the_rung_employee_sees_the_incoming_call_popup_until_it_is_answered(crm
     anna = crm.page_stream(crm.browser("anna@romashka.ru"), "/employees")
     callid = crm.call("INCOMING", user="ivanov@vats123456.megapbx.ru", ext="701")
     popup = ivan.wait_for("popup", timeout=1)
-    html = page_of(popup.data)
+    html = fragment(popup.data)
     assert "Входящий звонок" in html.get_text()
     assert "Мария Иванова" in html.get_text() and "+7 926 555-01-01" in html.get_text()
     assert html.find("a", href=f"/clients/{crm.ids['maria']}") is not None
@@ -232,7 +217,7 @@ def test_an_unknown_caller_rings_everyone_as_a_new_client_and_cancelling_closes_
     anna = crm.page_stream(crm.browser("anna@romashka.ru"), f"/clients/{crm.ids['maria']}")
     callid = crm.call("INCOMING", phone="79035550000", user="")
     for stream in (ivan, anna):
-        text = page_of(stream.wait_for("popup").data).get_text(" ")
+        text = fragment(stream.wait_for("popup").data).get_text(" ")
         assert "новый клиент" in text and "+7 903 555-00-00" in text
     crm.call("CANCELLED", callid=callid, phone="79035550000")
     for stream in (ivan, anna):
@@ -273,7 +258,7 @@ def test_a_page_opened_while_the_phone_rings_shows_the_popup(crm):
 
 def test_the_card_page_asks_for_one_stream_from_where_it_was_rendered(crm):
     anna = crm.browser("anna@romashka.ru")
-    latest = core(crm.url, events.latest_id)
+    latest = run_core(crm.url, events.latest_id)
     body = page(anna.get(f"/clients/{crm.ids['maria']}")).body
     assert body["hx-ext"] == "sse"
     assert body["sse-connect"] == f"/events?client={crm.ids['maria']}&after={latest}"
@@ -290,5 +275,5 @@ def test_an_update_whose_announcement_was_lost_still_arrives(crm, monkeypatch):
     async def write_elsewhere(db: Database) -> None:  # no bus: nobody is told
         await dialogs.add_message(db, crm.ids["project"], crm.ids["maria"], "system", "тихо")
 
-    core(crm.url, write_elsewhere)
+    run_core(crm.url, write_elsewhere)
     assert "тихо" in card.wait_for("message", timeout=3).data

@@ -6,8 +6,8 @@ import pytest
 
 from core import clients, dialogs, projects, variables
 from core.telephony import inbox
-from tests import builders
-from tests.fixtures import megafon as samples
+from tests.support import builders
+from tests.support import megafon as samples
 
 
 @pytest.fixture

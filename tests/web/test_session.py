@@ -1,7 +1,7 @@
 """First run, sign-in, sign-out, sessions and the CSRF guard."""
 
-from tests import builders
-from tests.conftest import page, text_of
+from tests.support import builders
+from tests.support.pages import page, text_of
 
 
 def setup_form(**overrides):

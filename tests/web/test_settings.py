@@ -1,8 +1,8 @@
 """Настройки: the API access key and the connected messengers, for admins only."""
 
 from core import projects
-from tests import builders
-from tests.conftest import page, text_of
+from tests.support import builders
+from tests.support.pages import page, text_of
 
 
 def signed_in_admin(browser):

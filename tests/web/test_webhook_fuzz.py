@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import projects
-from tests import builders
-from tests.fixtures import megafon as samples
+from tests.support import builders
+from tests.support import megafon as samples
 
 FIELDS = [
     "cmd",

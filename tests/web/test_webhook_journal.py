@@ -3,9 +3,9 @@
 import sqlalchemy as sa
 
 from core import projects
-from tests import builders
-from tests.conftest import page, text_of
-from tests.fixtures import megafon as samples
+from tests.support import builders
+from tests.support import megafon as samples
+from tests.support.pages import page, text_of
 
 
 def setup(browser):
