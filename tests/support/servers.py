@@ -20,7 +20,7 @@ import httpx
 import uvicorn
 from httpx_sse import EventSource, ServerSentEvent
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m web` runs from there
 
 
 class LiveServer:
