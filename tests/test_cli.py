@@ -1,8 +1,10 @@
 """The command line a newcomer and deployment scripts use: serve, create-admin, --demo."""
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -46,8 +48,31 @@ def start_server(args, cwd, env=None):
 
 def stop(process):
     process.terminate()
-    process.wait(10)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
     process.stdout.close()
+
+
+def output_until(process, marker, timeout=30):
+    """The server's output up to the line with `marker`, read within `timeout` seconds."""
+    lines = queue.Queue()
+
+    def read():
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    output = ""
+    deadline = time.monotonic() + timeout
+    while marker not in output:
+        try:
+            output += lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {marker!r} within {timeout} s:\n{output}") from None
+    return output
 
 
 def test_create_admin_creates_the_project_and_an_admin_who_can_sign_in(tmp_path):
@@ -92,9 +117,7 @@ def test_demo_fills_an_empty_database_with_a_living_crm(tmp_path):
     try:
         with httpx.Client(base_url=url, follow_redirects=True) as client:
             client.get("/login")
-            output = ""
-            while "пароль:" not in output:
-                output += process.stdout.readline()
+            output = output_until(process, "пароль:")
             password = output.split("пароль:")[1].split()[0]
             response = client.post(
                 "/login",

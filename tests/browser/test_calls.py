@@ -33,7 +33,7 @@ async def project_with_key(url):
 def test_a_call_lands_in_the_card_and_the_journal(new_page, live, tmp_path):
     # Playwright's sync API holds this thread's event loop: set up data from another thread.
     with ThreadPoolExecutor(1) as pool:
-        key = pool.submit(asyncio.run, project_with_key(live.database_url)).result()
+        key = pool.submit(asyncio.run, project_with_key(live.database_url)).result(timeout=60)
     for sample in (
         samples.W3,
         {**samples.W3, "type": "ACCEPTED"},

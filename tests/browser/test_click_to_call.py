@@ -29,7 +29,7 @@ async def project_with_client(url):
 def test_connect_megafon_then_call_a_client_from_the_card(new_page, live, tmp_path):
     # Playwright's sync API holds this thread's event loop: set up data from another thread.
     with ThreadPoolExecutor(1) as pool:
-        key = pool.submit(asyncio.run, project_with_client(live.database_url)).result()
+        key = pool.submit(asyncio.run, project_with_client(live.database_url)).result(timeout=60)
     config = SimulatorConfig(
         api_key=TOKEN, crm_url=live.url + "/megafon_webhook", crm_key=key, step_delay=0.2
     )

