@@ -1,9 +1,8 @@
-"""«Как происходит сопоставление клиента», and the PBX's «who is calling?»."""
+"""«Как происходит сопоставление клиента»: which client a phone number belongs to."""
 
 import pytest
 
 from core import matching, projects, variables
-from core.telephony import caller_lookup
 from tests.support import builders
 
 pytestmark = pytest.mark.anyio
@@ -89,34 +88,6 @@ async def test_clients_of_other_projects_are_never_matched(db):
     assert found != foreign["id"]
 
 
-async def test_contact_answers_the_name_and_the_responsible_pbx_login(db):
-    admin = await builders.admin(db)
-    pid = admin["project_id"]
-    ivan = await builders.manager(
-        db, pid, call_method="megafon_api", pbx_user="ivanov@vats1.megapbx.ru"
-    )
-    await builders.client(db, pid, name="ООО Ромашка, Иван Петров", responsible_id=ivan["id"])
-    assert await caller_lookup.who_is_calling(db, pid, "79161234567") == {
-        "contact_name": "ООО Ромашка, Иван Петров",
-        "responsible": "ivanov@vats1.megapbx.ru",
-    }
-
-
-async def test_contact_for_an_unknown_or_unreachable_responsible(db):
-    admin = await builders.admin(db)
-    pid = admin["project_id"]
-    assert await caller_lookup.who_is_calling(db, pid, "79161234567") == {}
-    assert await caller_lookup.who_is_calling(db, pid, "701") == {}
-    no_pbx = await builders.manager(db, pid, call_method="app")
-    await builders.client(db, pid, name="", responsible_id=no_pbx["id"])
-    assert await caller_lookup.who_is_calling(db, pid, "89161234567") == {
-        "contact_name": "+7 916 123-45-67"
-    }
-    # Answering creates nobody.
-    assert await caller_lookup.who_is_calling(db, pid, "79031112233") == {}
-    assert await matching.find_client(db, pid, "79031112233") is None
-
-
 async def test_every_matching_lookup_is_an_index_search(db):
     """No lookup while the phone rings scans clients or variables (the 1,000,000 promise)."""
     if db.dialect != "sqlite":
@@ -124,6 +95,6 @@ async def test_every_matching_lookup_is_an_index_search(db):
     admin = await builders.admin(db)
     await builders.client(db, admin["project_id"])
     key = {"p_project": admin["project_id"], "p_phone": "79161234567", "p_client": 1}
-    for statement in (matching._TELEPHONY, matching._BY_TERM, caller_lookup._CONTACT):
+    for statement in (matching._TELEPHONY, matching._BY_TERM):
         plan = await db.query_plan(statement, key)
         assert all(step.strip().startswith("SEARCH") for step in plan.split("|")), plan
