@@ -298,4 +298,4 @@ def _run(evaluator: EvalWithCompoundTypes, line: _Line) -> tuple[Any, str]:
 
 
 def _error(number: int, message: str, **values: Any) -> CalculatorError:
-    return CalculatorError.single(FIELD, message.format(line=number, **values))
+    return CalculatorError({FIELD: message.format(line=number, **values)})

@@ -10,7 +10,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class UtcDateTime(sa.types.TypeDecorator):
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """A timestamp stored as UTC; SQLite hands back naive values, so they are made aware again."""
 
     impl = sa.DateTime(timezone=True)

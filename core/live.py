@@ -253,7 +253,7 @@ class RedisBus(_SharedBus):
                     await listening
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis leaves it unannotated
                 await client.aclose()
 
     async def _listen(self, pubsub: aioredis.client.PubSub) -> None:

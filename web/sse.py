@@ -12,7 +12,7 @@ incoming-call popup), `reload` (too much was missed: reload the page).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -61,7 +61,9 @@ async def stream(request: Request) -> Response:
         _events(request, subscription, after),
         ping=request.state.settings.sse_ping,
         send_timeout=30,  # a client that stopped reading is dropped, not buffered for
-        shutdown_event=subscription,  # on shutdown sse-starlette wakes it: a clean end
+        # On shutdown sse-starlette wakes it, a clean end. It only calls `set()`, though its
+        # annotation asks for an `anyio.Event`.
+        shutdown_event=subscription,  # type: ignore[arg-type]
         shutdown_grace_period=2,
     )
 
@@ -115,7 +117,8 @@ async def _render(request: Request, event: events.Event) -> ServerSentEvent | No
 
 
 def _project(request: Request) -> int:
-    return request.state.user["project_id"]
+    project_id: int = request.state.user["project_id"]
+    return project_id
 
 
 async def _message(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
@@ -156,7 +159,7 @@ async def _popup_close(request: Request, data: Mapping[str, Any]) -> tuple[str, 
     return "popup-close", f"call-popup-{data['call_id']}"
 
 
-Renderer = Callable[[Request, Mapping[str, Any]], Any]
+Renderer = Callable[[Request, Mapping[str, Any]], Awaitable[tuple[str, str]]]
 RENDERERS: dict[str, Renderer] = {
     events.MESSAGE_CREATED: _message,
     events.VARIABLES_CHANGED: _variables,
