@@ -87,7 +87,7 @@ async def emit(
 ) -> None:
     """Log an event with the current transaction; streams hear of it after the commit."""
     async with db.transaction():
-        db.stash("live_events", lambda rows: _insert(db, rows)).append(
+        db.before_commit("live_events", lambda rows: _insert(db, rows)).append(
             {
                 "project_id": project_id,
                 "topic": topic,

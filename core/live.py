@@ -1,6 +1,6 @@
 """Waking the open streams when their topics change, in this process and in every other one.
 
-`Hub` keeps this process's subscriptions by topic. A bus is what `Database.on_commit` calls with
+`Hub` keeps this process's subscriptions by topic. A bus is what `Database.after_commit` calls with
 the topics a transaction announced (`core.events.emit`): it wakes the local subscribers at once
 and tells the other processes, through PostgreSQL LISTEN/NOTIFY (`PostgresBus`) or Redis pub/sub
 (`RedisBus`); with SQLite and no Redis there is one process and `LocalBus` is enough.

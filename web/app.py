@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> Starlette:
             await migrate(db)
             hub = Hub()  # this process's open live streams
             bus = make_bus(hub, db.url, settings.redis_url)
-            db.on_commit = bus.publish
+            db.after_commit = bus.publish
             await bus.start()
             housekeeping = [
                 asyncio.create_task(_forget_old_events(db)),
@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> Starlette:
             except TimeoutError:
                 log.warning("a bot reaction was still running at shutdown")
             await bus.stop()
-            db.on_commit = None
+            db.after_commit = None
 
     return Starlette(
         routes=[*machine_routes, static_files, _PeoplesSide(_browser_side(settings))],
