@@ -1,8 +1,8 @@
 """Versioned schema migrations, applied in order on start, on SQLite and PostgreSQL alike.
 
 Each migration is a module `mNNNN_name.py` with `VERSION` and `statements(dialect)`; the
-applied versions are recorded in `schema_migrations`. On PostgreSQL an advisory lock keeps
-two processes that start together from applying the same migration twice.
+applied versions are recorded in `schema_migrations`. A lock (`Database.lock`: an advisory lock
+on PostgreSQL) keeps two processes that start together from applying the same migration twice.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from types import ModuleType
 
 from core.db import Database
-
-_ADVISORY_LOCK = 746_353_001  # any constant shared by every process of this app
 
 # Column types that differ between the two dialects.
 DIALECT_TYPES = {
@@ -46,8 +44,7 @@ async def migrate(db: Database) -> list[int]:
     )
     applied_now = []
     async with db.transaction():
-        if db.dialect == "postgresql":
-            await db.execute(f"SELECT pg_advisory_xact_lock({_ADVISORY_LOCK})")
+        await db.lock("schema_migrations")  # two processes starting together: one migrates
         done = {r["version"] for r in await db.fetch_all("SELECT version FROM schema_migrations")}
         for module in available():
             if module.VERSION in done:
