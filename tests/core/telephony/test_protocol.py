@@ -1,0 +1,149 @@
+"""Reading the PBX's webhooks: what a valid one means, and every reason one is refused."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.telephony import protocol
+from core.telephony.protocol import CallStatus, Command, Direction, EventType, InvalidWebhook
+from tests.support import megafon as samples
+
+
+@pytest.mark.parametrize("name", sorted(samples.ALL))
+def test_every_sample_of_the_protocol_is_read(name):
+    hook = protocol.parse(samples.ALL[name])
+    assert hook.cmd in set(Command)
+    assert hook.fields == samples.ALL[name]
+
+
+def test_an_incoming_event_names_the_call_the_caller_and_whom_it_rings():
+    hook = protocol.parse(samples.W3)
+    assert hook.cmd == Command.EVENT
+    assert hook.event_type == EventType.INCOMING
+    assert hook.direction == Direction.IN
+    assert hook.callid == "59a8ce80-541d-4340-b123-3035bb9469ff"
+    assert hook.phone == "79265550101"
+    assert (hook.user, hook.ext, hook.group_name) == ("ivanov", "701", "Отдел продаж")
+    assert (hook.telnum, hook.diversion) == ("74959998877", "74951234567")
+
+
+def test_a_history_tells_how_the_call_ended():
+    hook = protocol.parse(
+        {
+            "cmd": "history",
+            "type": "out",
+            "status": "Success",
+            "callid": "c1",
+            "phone": "79265550101",
+            "start": "20240315T211512Z",
+            "duration": "184",
+            "wait": "7",
+            "link": "https://records.example/c1.mp3",
+        }
+    )
+    assert (hook.status, hook.direction) == (CallStatus.SUCCESS, Direction.OUT)
+    assert hook.start == datetime(2024, 3, 15, 21, 15, 12, tzinfo=UTC)  # 24-hour clock
+    assert (hook.duration, hook.wait, hook.link) == (184, 7, "https://records.example/c1.mp3")
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [
+        ("missed", CallStatus.MISSED),  # some accounts send statuses lowercase
+        ("MISSED", CallStatus.MISSED),
+        ("no_answer", CallStatus.MISSED),  # the REST API's spelling
+        ("notavailable", CallStatus.NOT_AVAILABLE),
+        ("not_available", CallStatus.NOT_AVAILABLE),
+        ("cancelled", CallStatus.CANCEL),
+        ("Busy", CallStatus.BUSY),
+    ],
+)
+def test_a_status_is_read_in_any_case_and_in_the_rest_apis_spelling(sent, status):
+    fields = {"cmd": "history", "type": "in", "status": sent, "callid": "c1", "phone": "7916"}
+    assert protocol.parse(fields).status == status
+
+
+def test_commands_and_event_types_are_read_in_any_case():
+    hook = protocol.parse({"cmd": "EVENT", "type": "accepted", "callid": "c1", "phone": "7916"})
+    assert (hook.cmd, hook.event_type) == (Command.EVENT, EventType.ACCEPTED)
+
+
+def test_an_event_without_a_direction_gets_the_one_its_type_implies():
+    def direction(event_type):
+        fields = {"cmd": "event", "type": event_type, "callid": "c1", "phone": "7916"}
+        return protocol.parse(fields).direction
+
+    assert direction("INCOMING") == Direction.IN
+    assert direction("OUTGOING") == Direction.OUT
+    assert direction("ACCEPTED") is None
+
+
+def test_the_pbx_login_loses_its_domain_and_case():
+    fields = {"cmd": "event", "type": "ACCEPTED", "callid": "c1", "phone": "7916"}
+    hook = protocol.parse({**fields, "user": " Ivanov@vats123456.megapbx.ru "})
+    assert hook.user == "ivanov"
+
+
+def test_unknown_fields_are_kept_and_a_link_that_is_no_web_address_is_not_followed():
+    hook = protocol.parse({**samples.W2, "z-flag": "1", "link": "javascript:alert(1)"})
+    assert hook.extra == {"telnum_name": "Реклама Яндекс", "z-flag": "1"}
+    assert hook.link == ""
+    assert hook.fields["link"] == "javascript:alert(1)"  # still in the raw payload
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({}, {"cmd"}),
+        ({"cmd": "hangup"}, {"cmd"}),
+        ({"cmd": "contact"}, {"phone"}),
+        ({"cmd": "event", "phone": "7916"}, {"type", "callid"}),
+        ({"cmd": "event", "type": "RINGING", "callid": "c1", "phone": "7916"}, {"type"}),
+        (
+            {"cmd": "event", "type": "ACCEPTED", "callid": "c1", "phone": "7", "direction": "up"},
+            {"direction"},
+        ),
+        (
+            {
+                "cmd": "history",
+                "type": "sideways",
+                "status": "Success",
+                "callid": "c",
+                "phone": "7",
+            },
+            {"type"},
+        ),
+        (
+            {"cmd": "history", "type": "in", "status": "Exploded", "callid": "c", "phone": "7"},
+            {"status"},
+        ),
+        ({**samples.W5, "start": "15.03.2024 12:15"}, {"start"}),
+        ({**samples.W5, "duration": "-3"}, {"duration"}),
+        ({**samples.W5, "wait": "soon"}, {"wait"}),
+        ({"cmd": "rating", "callid": "c1", "rating": "101"}, {"rating"}),
+        ({**samples.W5, "callid": "c" * 201}, {"callid"}),
+        ({**samples.W5, "telnum_name": "x" * 2001}, {"telnum_name"}),
+        ({**samples.W5, "user": "iva\x00nov"}, {"user"}),
+    ],
+)
+def test_a_webhook_that_cannot_be_read_is_refused_naming_each_problem(fields, errors):
+    with pytest.raises(InvalidWebhook) as refused:
+        protocol.parse(fields)
+    assert set(refused.value.errors) == errors
+    assert refused.value.message == "Invalid parameters"  # the PBX's own words
+
+
+def test_repeated_deliveries_share_a_key_and_a_group_calls_rings_do_not():
+    def key(**fields):
+        base = {"cmd": "event", "type": "INCOMING", "callid": "c1", "phone": "7916"}
+        return protocol.parse({**base, **fields}).dedupe_key
+
+    assert key(user="ivanov") == key(user="ivanov@vats1.megapbx.ru")
+    assert key(user="ivanov") != key(user="petrov")  # each employee of a group is rung
+    assert key(type="ACCEPTED", user="ivanov") == key(type="ACCEPTED", user="petrov")
+    history = {"cmd": "history", "type": "in", "callid": "c1", "phone": "7916"}
+    assert (
+        protocol.parse({**history, "status": "Success"}).dedupe_key
+        == protocol.parse({**history, "status": "Missed"}).dedupe_key
+    )
+    assert protocol.parse(samples.W1).dedupe_key is None  # a question is never a repeat
