@@ -100,21 +100,12 @@ class BotRunner:
         return count
 
     async def _claim(self) -> Mapping[str, Any] | None:
-        async with self.db.transaction():
-            query = (
-                bot_jobs.select()
-                .where(bot_jobs.c.state == PENDING)
-                .order_by(bot_jobs.c.id)
-                .limit(1)
-            )
-            if self.db.dialect == "postgresql":  # several processes: each job to one of them
-                query = query.with_for_update(skip_locked=True)
-            job = await self.db.fetch_one(query)
-            if job is not None:
-                await self.db.execute(
-                    bot_jobs.update().where(bot_jobs.c.id == job["id"]).values(state=RUNNING)
-                )
-        return job
+        return await self.db.claim(  # several processes: each job to one of them
+            bot_jobs,
+            bot_jobs.c.state == PENDING,
+            order_by=bot_jobs.c.id,
+            update={"state": RUNNING},
+        )
 
     async def _run(self, job: Mapping[str, Any]) -> None:
         project_id, client_id = job["project_id"], job["client_id"]
