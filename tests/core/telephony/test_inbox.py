@@ -1,0 +1,88 @@
+"""Receiving the PBX's webhooks: each one journaled, applied once, a failure kept for a re-run."""
+
+import pytest
+
+from core import dialogs
+from core.errors import NotFound
+from core.telephony import inbox
+from core.telephony.inbox import DeliveryResult
+from core.telephony.protocol import InvalidWebhook
+from tests.support import builders
+from tests.support import megafon as samples
+
+pytestmark = pytest.mark.anyio
+
+ACCEPTED = {"cmd": "event", "type": "ACCEPTED", "callid": "c1", "phone": samples.MARIA}
+
+
+async def texts(db, ids):
+    page = await dialogs.dialog(db, ids["project"], ids["maria"])
+    return [m["text"] for m in page.messages]
+
+
+async def test_a_webhook_is_journaled_and_applied(db):
+    ids = await builders.call_center(db)
+    receipt = await inbox.receive(db, ids["project"], {**ACCEPTED, "crm_token": ids["key"]})
+    assert (receipt.result, receipt.answer) == (DeliveryResult.OK, {"status": "ok"})
+    assert await texts(db, ids) == ["megafon_call_event ACCEPTED"]
+    [delivery], _ = await inbox.journal(db, ids["project"])
+    assert delivery["id"] == receipt.delivery_id
+    assert (delivery["cmd"], delivery["event_type"], delivery["callid"]) == (
+        "event",
+        "ACCEPTED",
+        "c1",
+    )
+    assert delivery["fields"] == ACCEPTED  # everything as sent, but not the token
+    assert delivery["result"] == "ok" and delivery["processed_at"] is not None
+
+
+async def test_a_repeated_delivery_changes_nothing_and_is_journaled_as_a_repeat(db):
+    ids = await builders.call_center(db)
+    await inbox.receive(db, ids["project"], ACCEPTED)
+    again = await inbox.receive(db, ids["project"], ACCEPTED)
+    assert (again.result, again.answer) == (DeliveryResult.DUPLICATE, {"status": "ok"})
+    assert await texts(db, ids) == ["megafon_call_event ACCEPTED"]
+    results = [d["result"] for d in (await inbox.journal(db, ids["project"]))[0]]
+    assert results == ["duplicate", "ok"]  # newest first
+
+
+async def test_a_webhook_that_cannot_be_read_is_journaled_as_rejected(db):
+    ids = await builders.call_center(db)
+    with pytest.raises(InvalidWebhook):
+        await inbox.receive(db, ids["project"], {"cmd": "event", "callid": "c1"})
+    [delivery], _ = await inbox.journal(db, ids["project"])
+    assert delivery["result"] == "rejected" and "type" in delivery["error"]
+    assert await texts(db, ids) == []
+
+
+async def test_who_is_calling_is_answered_and_journaled(db):
+    ids = await builders.call_center(db)
+    receipt = await inbox.receive(db, ids["project"], {"cmd": "contact", "phone": samples.MARIA})
+    assert receipt.answer == {"contact_name": "Мария Иванова"}
+    [delivery], _ = await inbox.journal(db, ids["project"])
+    assert (delivery["cmd"], delivery["result"]) == ("contact", "ok")
+
+
+async def test_the_journal_pages_and_filters_by_result_within_its_project(db):
+    ids = await builders.call_center(db)
+    other = await builders.admin(db, project="Лютик")
+    for n in range(3):
+        await inbox.receive(db, ids["project"], {**ACCEPTED, "callid": f"c{n}"})
+    await inbox.receive(db, ids["project"], {**ACCEPTED, "callid": "c0"})
+    await inbox.receive(db, other["project_id"], ACCEPTED)
+
+    first, more = await inbox.journal(db, ids["project"], limit=3)
+    rest, end = await inbox.journal(db, ids["project"], before=more, limit=3)
+    assert [d["callid"] for d in first + rest] == ["c0", "c2", "c1", "c0"]
+    assert end is None
+    repeats, _ = await inbox.journal(db, ids["project"], result="duplicate")
+    assert [d["callid"] for d in repeats] == ["c0"]
+    everything, _ = await inbox.journal(db, ids["project"], result="not-a-result")
+    assert len(everything) == 4
+
+
+async def test_only_a_failed_delivery_can_be_run_again(db):
+    ids = await builders.call_center(db)
+    receipt = await inbox.receive(db, ids["project"], ACCEPTED)
+    with pytest.raises(NotFound):
+        await inbox.rerun(db, ids["project"], receipt.delivery_id)
