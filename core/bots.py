@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import anyio.from_thread
 import anyio.to_thread
@@ -23,7 +23,7 @@ from core import calculator, clients, clock, dialogs, matching, phones, variable
 from core.db import Database
 from core.errors import CrmError, describe
 from core.i18n import gettext as _
-from core.reactions import DONE, FAILED, PENDING, RUNNING, get_reaction
+from core.reactions import BotJob, JobState, get_reaction
 from core.tables import bot_jobs
 from core.telephony import dialing
 
@@ -37,7 +37,7 @@ async def megafon_call(
     client_phone: str,
     user: str,
     *,
-    source: str,
+    source: dialing.CallSource,
     client_id: int | None = None,
 ) -> dialing.CallRequest:
     """Ring `user` (PBX login, extension or number), then `client_phone`; the call lands in
@@ -72,9 +72,9 @@ class BotRunner:
         """Jobs a stopped process left running: failed, with the reason."""
         await self.db.execute(
             bot_jobs.update()
-            .where(bot_jobs.c.state == RUNNING)
+            .where(bot_jobs.c.state == JobState.RUNNING)
             .values(
-                state=FAILED,
+                state=JobState.FAILED,
                 result=_("Прервано перезапуском сервера"),
                 finished_at=clock.now(),
             )
@@ -99,15 +99,16 @@ class BotRunner:
             count += 1
         return count
 
-    async def _claim(self) -> Mapping[str, Any] | None:
-        return await self.db.claim(  # several processes: each job to one of them
+    async def _claim(self) -> BotJob | None:
+        job = await self.db.claim(  # several processes: each job to one of them
             bot_jobs,
-            bot_jobs.c.state == PENDING,
+            bot_jobs.c.state == JobState.PENDING,
             order_by=bot_jobs.c.id,
-            update={"state": RUNNING},
+            update={"state": JobState.RUNNING},
         )
+        return cast(BotJob | None, job)
 
-    async def _run(self, job: Mapping[str, Any]) -> None:
+    async def _run(self, job: BotJob) -> None:
         project_id, client_id = job["project_id"], job["client_id"]
         try:
             reaction = await get_reaction(self.db, project_id, job["reaction_id"])
@@ -130,15 +131,18 @@ class BotRunner:
             result = "; ".join(errors) or ", ".join(
                 f"{k} = {v}" for k, v in outcome.assigned.items()
             )
-            await self._finish(job, FAILED if errors else DONE, result or _("выполнено"))
+            state = JobState.FAILED if errors else JobState.DONE
+            await self._finish(job, state, result or _("выполнено"))
         except CrmError as e:
             message = describe(e)
-            await self._finish(job, FAILED, message)
+            await self._finish(job, JobState.FAILED, message)
             await self._tell(
                 project_id, client_id, _("Бот: реакция не выполнена: {error}").format(error=message)
             )
 
-    def _megafon_call(self, project_id: int, client_id: int, errors: list[str]) -> Any:
+    def _megafon_call(
+        self, project_id: int, client_id: int, errors: list[str]
+    ) -> Callable[..., str]:
         """`megafon_call` for the calculator (it runs in a thread): the call id, or the error
         text, which is also written to the client's dialog."""
 
@@ -160,7 +164,7 @@ class BotRunner:
                 project_id,
                 client_phone,
                 user,
-                source=dialing.BOT,
+                source=dialing.CallSource.BOT,
                 client_id=client_id,
             )
 
@@ -168,10 +172,10 @@ class BotRunner:
 
     async def _tell(self, project_id: int, client_id: int, text: str) -> None:
         await dialogs.add_message(
-            self.db, project_id, client_id, dialogs.SYSTEM, text[:4000], from_bot=True
+            self.db, project_id, client_id, dialogs.MessageKind.SYSTEM, text[:4000], from_bot=True
         )
 
-    async def _finish(self, job: Mapping[str, Any], state: str, result: str) -> None:
+    async def _finish(self, job: BotJob, state: JobState, result: str) -> None:
         await self.db.execute(
             bot_jobs.update()
             .where(bot_jobs.c.id == job["id"])

@@ -7,7 +7,6 @@ as a caller: see core.matching); every other parameter is saved as a client vari
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from core import dialogs, matching, phones, variables
 from core.clients import get_client
@@ -18,7 +17,7 @@ from core.i18n import gettext as _
 RESERVED = {"client_id", "client_phone", "message"}
 
 
-async def callback(db: Database, project_id: int, params: Mapping[str, str]) -> Mapping[str, Any]:
+async def callback(db: Database, project_id: int, params: Mapping[str, str]) -> dialogs.Message:
     text = params.get("message", "").strip()
     if not text:
         raise ValidationError.single("message", _("Не указан текст колбэка (message)."))
@@ -36,4 +35,6 @@ async def callback(db: Database, project_id: int, params: Mapping[str, str]) -> 
     async with db.transaction():
         if extra:
             await variables.set_variables(db, project_id, client_id, extra)
-        return await dialogs.add_message(db, project_id, client_id, dialogs.SYSTEM, text)
+        return await dialogs.add_message(
+            db, project_id, client_id, dialogs.MessageKind.SYSTEM, text
+        )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -12,25 +13,54 @@ from core import clock, phones, search
 from core.db import Database, prepared
 from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
-from core.projects import MESSENGERS
+from core.projects import MESSENGERS, Messenger
 from core.tables import client_variables, clients, search_terms, users
 
-TELEPHONY = "telephony"
-CLIENT_TYPES = (TELEPHONY, *MESSENGERS)
 PAGE_SIZE = 50
 
 
+class ClientType(StrEnum):
+    """Where a client came from: the phone, or one of the messengers (`Messenger`)."""
+
+    TELEPHONY = "telephony"
+    WHATSAPP = Messenger.WHATSAPP.value
+    TELEGRAM = Messenger.TELEGRAM.value
+    VIBER = Messenger.VIBER.value
+    INSTAGRAM = Messenger.INSTAGRAM.value
+    VK = Messenger.VK.value
+    FACEBOOK = Messenger.FACEBOOK.value
+
+
+TELEPHONY = ClientType.TELEPHONY  # the name callers outside core (tests) were written with
+_CLIENT_TYPES = {t.value: t for t in ClientType}
+
+
 def client_type_label(client_type: str) -> str:
-    return _("Телефония") if client_type == TELEPHONY else MESSENGERS.get(client_type, client_type)
+    if client_type == ClientType.TELEPHONY:
+        return _("Телефония")
+    return MESSENGERS.get(client_type, client_type)
+
+
+class Client(TypedDict):
+    """A row of `clients`, with its responsible employee's name."""
+
+    id: int
+    project_id: int
+    name: str  # "" for a client a call created
+    client_type: str  # a `ClientType`
+    phone: str | None  # digits with the country code
+    responsible_id: int | None
+    created_at: datetime
+    responsible_name: str | None
 
 
 @dataclass
 class ClientInput:
-    """What the client form sends."""
+    """What the client form sends (`client_type` as sent: checked on saving)."""
 
     name: str = ""
     phone: str = ""
-    client_type: str = TELEPHONY
+    client_type: str = ClientType.TELEPHONY
     responsible_id: int | None = None
 
 
@@ -38,7 +68,7 @@ class ClientInput:
 class ClientPage:
     """One page of a client list; `next_before` continues it, None on the last page."""
 
-    clients: list[Mapping[str, Any]]
+    clients: list[Client]
     next_before: int | None
 
 
@@ -57,11 +87,11 @@ async def _clean(db: Database, project_id: int, data: ClientInput) -> dict[str, 
             values["phone"] = phones.parse(data.phone)
         except ValidationError as e:
             errors.update(e.errors)
-    elif data.client_type == TELEPHONY:
+    elif data.client_type == ClientType.TELEPHONY:
         errors["phone"] = _("Клиенту телефонии нужен номер телефона.")
     if not values["name"] and not data.phone.strip():
         errors["name"] = _("Укажите имя или телефон клиента.")
-    if data.client_type not in CLIENT_TYPES:
+    if data.client_type not in _CLIENT_TYPES:
         errors["client_type"] = _("Выберите тип клиента.")
     if data.responsible_id is not None:
         owner = await db.fetch_val(
@@ -81,23 +111,25 @@ async def _clean(db: Database, project_id: int, data: ClientInput) -> dict[str, 
 async def create_client(db: Database, project_id: int, data: ClientInput) -> int:
     values = await _clean(db, project_id, data)
     async with db.transaction():
-        client_id = await db.execute(
+        client_id: int = await db.execute(
             clients.insert().values(project_id=project_id, created_at=clock.now(), **values)
         )
         await reindex(db, project_id, client_id)
     return client_id
 
 
-async def create_for_phone(db: Database, project_id: int, phone: str, client_type: str) -> int:
+async def create_for_phone(
+    db: Database, project_id: int, phone: str, client_type: ClientType
+) -> int:
     """A client created from a call: the number is already canonical, there is no name yet."""
     row = {
         "project_id": project_id,
         "name": "",
-        "client_type": client_type,
+        "client_type": client_type.value,
         "phone": phone,
         "created_at": clock.now(),
     }
-    client_id = await db.execute(_NEW_CLIENT, row)
+    client_id: int = await db.execute(_NEW_CLIENT, row)
     await reindex(db, project_id, client_id)
     return client_id
 
@@ -110,7 +142,7 @@ async def update_client(db: Database, project_id: int, client_id: int, data: Cli
         await reindex(db, project_id, client_id)
 
 
-async def get_client(db: Database, project_id: int, client_id: int) -> Mapping[str, Any]:
+async def get_client(db: Database, project_id: int, client_id: int) -> Client:
     """A client of this project with its responsible employee's name."""
     row = await db.fetch_one(
         sa.select(clients, users.c.name.label("responsible_name"))
@@ -119,7 +151,7 @@ async def get_client(db: Database, project_id: int, client_id: int) -> Mapping[s
     )
     if row is None:
         raise NotFound(_("Клиент не найден."))
-    return row
+    return cast(Client, row)
 
 
 _CLIENT = prepared(
@@ -158,7 +190,7 @@ async def reindex(db: Database, project_id: int, client_id: int) -> None:
     await db.execute_many(_ADD_TERM, search.rows_for(project_id, client_id, terms))
 
 
-def _listing() -> sa.Select:
+def _listing() -> sa.Select[Any]:
     return sa.select(clients, users.c.name.label("responsible_name")).select_from(
         clients.outerjoin(users, users.c.id == clients.c.responsible_id)
     )
@@ -200,6 +232,5 @@ async def find_clients(
         rows = await db.fetch_all(
             _listing().where(clients.c.id.in_(ids)).order_by(clients.c.id.desc())
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ClientPage(rows, rows[-1]["id"] if more and rows else None)
+    page = cast(list[Client], rows[:limit])
+    return ClientPage(page, page[-1]["id"] if len(rows) > limit and page else None)

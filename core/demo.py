@@ -33,12 +33,14 @@ async def fill(
     )
     project_id = admin["project_id"]
     await projects.generate_api_key(db, project_id)
-    await projects.set_messengers(db, project_id, ["whatsapp", "telegram"])
+    await projects.set_messengers(
+        db, project_id, [projects.Messenger.WHATSAPP, projects.Messenger.TELEGRAM]
+    )
     staff = [admin["id"]]
     for name, email, method, pbx in [
-        ("Иван Петров", "ivanov@demo.example", employees.CALLS_MEGAFON, "701"),
-        ("Мария Сидорова", "sidorova@demo.example", employees.CALLS_APP, ""),
-        ("Олег Стажёр", "intern@demo.example", employees.CALLS_DISABLED, ""),
+        ("Иван Петров", "ivanov@demo.example", employees.CallMethod.MEGAFON, "701"),
+        ("Мария Сидорова", "sidorova@demo.example", employees.CallMethod.APP, ""),
+        ("Олег Стажёр", "intern@demo.example", employees.CallMethod.DISABLED, ""),
     ]:
         staff.append(
             await employees.create_employee(
@@ -62,8 +64,8 @@ async def fill(
         employees.EmployeeInput(
             name=admin["name"],
             email=ADMIN_EMAIL,
-            role=employees.ADMIN,
-            call_method=employees.CALLS_MEGAFON,
+            role=employees.Role.ADMIN,
+            call_method=employees.CallMethod.MEGAFON,
             pbx_user="admin@vats123456.megapbx.ru",
         ),
     )
@@ -78,7 +80,14 @@ async def fill(
         woman = rng.random() < 0.5
         first = rng.choice(WOMEN if woman else MEN)
         last = rng.choice(SURNAMES) + ("а" if woman else "")
-        client_type = rng.choice(["telephony", "telephony", "whatsapp", "telegram"])
+        client_type = rng.choice(
+            [
+                clients.ClientType.TELEPHONY,
+                clients.ClientType.TELEPHONY,
+                clients.ClientType.WHATSAPP,
+                clients.ClientType.TELEGRAM,
+            ]
+        )
         client_id = await clients.create_client(
             db,
             project_id,
@@ -101,14 +110,14 @@ async def fill(
                 db,
                 project_id,
                 client_id,
-                dialogs.INCOMING,
+                dialogs.MessageKind.INCOMING,
                 "Здравствуйте! Хочу узнать про доставку.",
             )
             await dialogs.add_message(
                 db,
                 project_id,
                 client_id,
-                dialogs.OUTGOING,
+                dialogs.MessageKind.OUTGOING,
                 "Добрый день! Доставляем за 1–2 дня, перезвоню вам.",
             )
             await dialogs.add_note(

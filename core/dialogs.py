@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -15,10 +16,20 @@ from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.tables import messages, users
 
-# note: a manager's internal note; system: a notification such as `megafon_call_event ACCEPTED`
-# (never sent to the client); incoming / outgoing: messenger messages.
-NOTE, SYSTEM, INCOMING, OUTGOING = "note", "system", "incoming", "outgoing"
-KINDS = (NOTE, SYSTEM, INCOMING, OUTGOING)
+
+class MessageKind(StrEnum):
+    """Who a message in a dialog is from, and who sees it."""
+
+    NOTE = "note"  # a manager's internal note
+    SYSTEM = "system"  # a notification such as `megafon_call_event ACCEPTED`, never sent
+    INCOMING = "incoming"  # from the client, by messenger
+    OUTGOING = "outgoing"  # to the client, by messenger
+
+
+# The names that callers outside core (tests) were written with.
+NOTE, SYSTEM = MessageKind.NOTE, MessageKind.SYSTEM
+INCOMING, OUTGOING = MessageKind.INCOMING, MessageKind.OUTGOING
+_KINDS = {k.value: k for k in MessageKind}
 MAX_TEXT = 4000
 PAGE_SIZE = 100
 
@@ -33,15 +44,28 @@ _INSERT = prepared(
 )
 
 
+class Message(TypedDict):
+    """A row of `messages` as the dialog shows it, with its author's name."""
+
+    id: int
+    project_id: int
+    client_id: int
+    kind: str  # a `MessageKind`
+    text: str
+    author_id: int | None
+    created_at: datetime
+    author_name: str | None
+
+
 @dataclass
 class DialogPage:
     """Messages oldest first; `earlier_before` loads the page before it, None at the start."""
 
-    messages: list[Mapping[str, Any]]
+    messages: list[Message]
     earlier_before: int | None
 
 
-def _with_author() -> sa.Select:
+def _with_author() -> sa.Select[Any]:
     return sa.select(messages, users.c.name.label("author_name")).select_from(
         messages.outerjoin(users, users.c.id == messages.c.author_id)
     )
@@ -51,19 +75,20 @@ async def add_message(
     db: Database,
     project_id: int,
     client_id: int,
-    kind: str,
+    kind: MessageKind,
     text: str,
     *,
     author_id: int | None = None,
     client_checked: bool = False,
     from_bot: bool = False,
-) -> Mapping[str, Any]:
+) -> Message:
     """Append a message to the client's dialog and return it as the dialog shows it; bot
     reactions that match it run after the commit (`core.reactions`).
 
     `client_checked`: the caller already knows the client belongs to the project.
     `from_bot`: written by a bot reaction, so it triggers none (no loops)."""
-    if kind not in KINDS:
+    known = _KINDS.get(kind)  # also the plain value, from callers that are not type-checked
+    if known is None:
         raise ValueError(f"unknown message kind {kind!r}")
     text = text.strip()
     if not text:
@@ -73,7 +98,7 @@ async def add_message(
     row = {
         "project_id": project_id,
         "client_id": client_id,
-        "kind": kind,
+        "kind": known.value,  # the value: sqlite3 binds a str subclass through an adapter lookup
         "text": text,
         "author_id": author_id,
         "created_at": clock.now(),
@@ -88,8 +113,9 @@ async def add_message(
         if not from_bot:
             await reactions.enqueue(db, project_id, client_id, message_id, text)
         if author_id is not None:
-            return await db.fetch_one(_with_author().where(messages.c.id == message_id))
-    return {**row, "id": message_id, "author_name": None}
+            written = await db.fetch_one(_with_author().where(messages.c.id == message_id))
+            return cast(Message, written)
+    return cast(Message, {**row, "id": message_id, "author_name": None})
 
 
 _MESSAGE = prepared(
@@ -99,15 +125,16 @@ _MESSAGE = prepared(
 )
 
 
-async def get_message(db: Database, project_id: int, message_id: int) -> Mapping[str, Any] | None:
+async def get_message(db: Database, project_id: int, message_id: int) -> Message | None:
     """One message as the dialog shows it (None if it is not in this project)."""
-    return await db.fetch_one(_MESSAGE, {"p_id": message_id, "p_project": project_id})
+    row = await db.fetch_one(_MESSAGE, {"p_id": message_id, "p_project": project_id})
+    return cast(Message | None, row)
 
 
 async def add_note(
     db: Database, project_id: int, client_id: int, author_id: int, text: str
-) -> Mapping[str, Any]:
-    return await add_message(db, project_id, client_id, NOTE, text, author_id=author_id)
+) -> Message:
+    return await add_message(db, project_id, client_id, MessageKind.NOTE, text, author_id=author_id)
 
 
 async def dialog(
@@ -125,6 +152,5 @@ async def dialog(
     if before is not None:
         query = query.where(messages.c.id < before)
     rows = await db.fetch_all(query.order_by(messages.c.id.desc()).limit(limit + 1))
-    more = len(rows) > limit
-    rows = list(reversed(rows[:limit]))
-    return DialogPage(rows, rows[0]["id"] if more and rows else None)
+    page = cast(list[Message], rows[:limit][::-1])
+    return DialogPage(page, page[0]["id"] if len(rows) > limit and page else None)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -17,39 +18,69 @@ from core.passwords import MIN_LENGTH, Passwords
 from core.projects import create_project, project_by_name
 from core.tables import users
 
-ADMIN, MANAGER = "admin", "manager"
-ROLES = (ADMIN, MANAGER)
 
-# "Способ совершения телефонных звонков", exactly the Salebot options.
-CALLS_DISABLED, CALLS_APP, CALLS_MEGAFON = "disabled", "app", "megafon_api"
-CALL_METHODS = (CALLS_DISABLED, CALLS_APP, CALLS_MEGAFON)
+class Role(StrEnum):
+    """What an employee may do: an admin also manages employees, telephony and settings."""
+
+    ADMIN = "admin"
+    MANAGER = "manager"
+
+
+class CallMethod(StrEnum):
+    """ "Способ совершения телефонных звонков", exactly the Salebot options."""
+
+    DISABLED = "disabled"
+    APP = "app"  # the phone's own dialer, from a tel: link
+    MEGAFON = "megafon_api"  # the PBX rings the employee, then the client
+
+
+# The names that callers outside core (tests, benchmarks) were written with.
+CALLS_DISABLED, CALLS_APP, CALLS_MEGAFON = CallMethod.DISABLED, CallMethod.APP, CallMethod.MEGAFON
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PBX_LOGIN = re.compile(r"^[a-z0-9._\-]+(@[a-z0-9.\-]+\.[a-z]{2,})?$")
 _EXTENSION = re.compile(r"^\d{2,6}$")
 
 
+class Employee(TypedDict):
+    """A row of `users`: one employee of a project (the signed-in user is one too)."""
+
+    id: int
+    project_id: int
+    email: str
+    name: str
+    role: str  # a `Role`
+    password_hash: str
+    call_method: str  # a `CallMethod`
+    pbx_user: str | None  # PBX login, extension or direct number (`CallMethod.MEGAFON` only)
+    is_active: bool
+    created_at: datetime
+
+
 def role_label(role: str) -> str:
-    return {ADMIN: _("Администратор"), MANAGER: _("Менеджер")}.get(role, role)
+    labels: dict[str, str] = {Role.ADMIN: _("Администратор"), Role.MANAGER: _("Менеджер")}
+    return labels.get(role, role)
 
 
 def call_method_label(method: str) -> str:
-    return {
-        CALLS_DISABLED: _("Отключить звонки"),
-        CALLS_APP: _("Звонки через приложение"),
-        CALLS_MEGAFON: _("Звонки по API Megafon"),
-    }.get(method, method)
+    labels: dict[str, str] = {
+        CallMethod.DISABLED: _("Отключить звонки"),
+        CallMethod.APP: _("Звонки через приложение"),
+        CallMethod.MEGAFON: _("Звонки по API Megafon"),
+    }
+    return labels.get(method, method)
 
 
 @dataclass
 class EmployeeInput:
-    """What the employee form sends; `password` may be empty when editing."""
+    """What the employee form sends (`role` and `call_method` as sent: checked on saving);
+    `password` may be empty when editing."""
 
     name: str
     email: str
-    role: str = MANAGER
+    role: str = Role.MANAGER
     password: str = ""
-    call_method: str = CALLS_DISABLED
+    call_method: str = CallMethod.DISABLED
     pbx_user: str = ""
 
 
@@ -75,6 +106,10 @@ def clean_pbx_user(raw: str) -> str:
     )
 
 
+_ROLES = {r.value: r for r in Role}
+_CALL_METHODS = {m.value: m for m in CallMethod}
+
+
 def _clean(data: EmployeeInput, *, new: bool) -> dict[str, Any]:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {
@@ -90,11 +125,11 @@ def _clean(data: EmployeeInput, *, new: bool) -> dict[str, Any]:
         errors["name"] = _("Имя длиннее 200 символов.")
     if not _EMAIL.match(values["email"]) or len(values["email"]) > 254:
         errors["email"] = _("Укажите email в виде name@example.ru.")
-    if data.role not in ROLES:
+    if data.role not in _ROLES:
         errors["role"] = _("Выберите роль.")
-    if data.call_method not in CALL_METHODS:
+    if data.call_method not in _CALL_METHODS:
         errors["call_method"] = _("Выберите способ совершения телефонных звонков.")
-    elif data.call_method == CALLS_MEGAFON:
+    elif data.call_method == CallMethod.MEGAFON:
         try:
             values["pbx_user"] = clean_pbx_user(data.pbx_user)
         except ValidationError as e:
@@ -121,7 +156,7 @@ async def create_employee(
     async with db.transaction():
         if await _email_taken(db, values["email"]):
             raise ValidationError.single("email", _("Сотрудник с таким email уже есть."))
-        return await db.execute(
+        user_id: int = await db.execute(
             users.insert().values(
                 project_id=project_id,
                 password_hash=password_hash,
@@ -130,42 +165,46 @@ async def create_employee(
                 **values,
             )
         )
+        return user_id
 
 
-async def get_employee(db: Database, project_id: int, user_id: int) -> Mapping[str, Any]:
+async def get_employee(db: Database, project_id: int, user_id: int) -> Employee:
     row = await db.fetch_one(
         users.select().where(users.c.id == user_id, users.c.project_id == project_id)
     )
     if row is None:
         raise NotFound(_("Сотрудник не найден."))
-    return row
+    return cast(Employee, row)
 
 
-async def active_user(db: Database, user_id: int) -> Mapping[str, Any] | None:
+async def active_user(db: Database, user_id: int) -> Employee | None:
     """The signed-in employee behind a session, unless deactivated since."""
-    return await db.fetch_one(users.select().where(users.c.id == user_id, users.c.is_active))
+    row = await db.fetch_one(users.select().where(users.c.id == user_id, users.c.is_active))
+    return cast(Employee | None, row)
 
 
 async def list_employees(
     db: Database, project_id: int, *, active_only: bool = False
-) -> list[Mapping[str, Any]]:
+) -> list[Employee]:
     query = users.select().where(users.c.project_id == project_id)
     if active_only:
         query = query.where(users.c.is_active)
-    return await db.fetch_all(query.order_by(users.c.is_active.desc(), users.c.name))
+    rows = await db.fetch_all(query.order_by(users.c.is_active.desc(), users.c.name))
+    return cast(list[Employee], rows)
 
 
 async def _other_active_admins(db: Database, project_id: int, user_id: int) -> int:
-    return await db.fetch_val(
+    count: int = await db.fetch_val(
         sa.select(sa.func.count())
         .select_from(users)
         .where(
             users.c.project_id == project_id,
-            users.c.role == ADMIN,
+            users.c.role == Role.ADMIN,
             users.c.is_active,
             users.c.id != user_id,
         )
     )
+    return count
 
 
 async def update_employee(
@@ -179,8 +218,8 @@ async def update_employee(
         if await _email_taken(db, values["email"], except_id=user_id):
             raise ValidationError.single("email", _("Сотрудник с таким email уже есть."))
         if (
-            current["role"] == ADMIN
-            and values["role"] != ADMIN
+            current["role"] == Role.ADMIN
+            and values["role"] != Role.ADMIN
             and not await _other_active_admins(db, project_id, user_id)
         ):
             raise ValidationError.single(
@@ -198,21 +237,19 @@ async def set_active(
         if not active:
             if user_id == acting_user_id:
                 raise Conflict(_("Нельзя отключить самого себя."))
-            if employee["role"] == ADMIN and not await _other_active_admins(
+            if employee["role"] == Role.ADMIN and not await _other_active_admins(
                 db, project_id, user_id
             ):
                 raise Conflict(_("В проекте должен остаться хотя бы один администратор."))
         await db.execute(users.update().where(users.c.id == user_id).values(is_active=active))
 
 
-async def authenticate(
-    db: Database, passwords: Passwords, email: str, password: str
-) -> Mapping[str, Any]:
+async def authenticate(db: Database, passwords: Passwords, email: str, password: str) -> Employee:
     row = await db.fetch_one(users.select().where(users.c.email == email.strip().lower()))
     ok = await passwords.verify(row["password_hash"] if row else None, password)
     if row is None or not ok or not row["is_active"]:
         raise InvalidCredentials(_("Неверный email или пароль."))
-    return row
+    return cast(Employee, row)
 
 
 async def setup_needed(db: Database) -> bool:
@@ -222,9 +259,9 @@ async def setup_needed(db: Database) -> bool:
 
 async def create_admin(
     db: Database, passwords: Passwords, project_name: str, data: EmployeeInput
-) -> Mapping[str, Any]:
+) -> Employee:
     """Create an admin in the named project, creating the project when it does not exist."""
-    data.role = ADMIN
+    data.role = Role.ADMIN
     async with db.transaction():
         project = await project_by_name(db, project_name)
         project_id = project["id"] if project else await create_project(db, project_name)
@@ -234,7 +271,7 @@ async def create_admin(
 
 async def first_setup(
     db: Database, passwords: Passwords, project_name: str, data: EmployeeInput
-) -> Mapping[str, Any]:
+) -> Employee:
     """The setup page: only while the install has no employee yet."""
     async with db.transaction():
         if not await setup_needed(db):

@@ -22,7 +22,7 @@ _TELEPHONY = prepared(
     .where(
         clients_table.c.project_id == sa.bindparam("p_project"),
         clients_table.c.phone == sa.bindparam("p_phone"),
-        clients_table.c.client_type == clients.TELEPHONY,
+        clients_table.c.client_type == clients.ClientType.TELEPHONY.value,
     )
     .order_by(clients_table.c.id)
     .limit(1)
@@ -42,8 +42,10 @@ _BY_TERM = prepared(
 async def find_client(db: Database, project_id: int, digits: str) -> int | None:
     """Steps 1 and 2 for a canonical number; None when nobody has it."""
     key = {"p_project": project_id, "p_phone": digits}
-    found = await db.fetch_val(_TELEPHONY, key)
-    return found if found is not None else await db.fetch_val(_BY_TERM, key)
+    found: int | None = await db.fetch_val(_TELEPHONY, key)
+    if found is None:
+        found = await db.fetch_val(_BY_TERM, key)
+    return found
 
 
 async def match_or_create(db: Database, project_id: int, phone: str) -> int | None:
@@ -57,5 +59,9 @@ async def match_or_create(db: Database, project_id: int, phone: str) -> int | No
     if found is not None:
         return found
     project = await projects.get_project(db, project_id)
-    client_type = "whatsapp" if projects.connected_messengers(project) else clients.TELEPHONY
+    client_type = (
+        clients.ClientType.WHATSAPP
+        if projects.connected_messengers(project)
+        else clients.ClientType.TELEPHONY
+    )
     return await clients.create_for_phone(db, project_id, digits, client_type)

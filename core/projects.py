@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -15,15 +17,37 @@ from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
 from core.tables import projects
 
-# Messengers a project can connect; the keys double as client types (see core.clients).
-MESSENGERS = {
-    "whatsapp": "WhatsApp",
-    "telegram": "Telegram",
-    "viber": "Viber",
-    "instagram": "Instagram",
-    "vk": "ВКонтакте",
-    "facebook": "Facebook",
+
+class Messenger(StrEnum):
+    """A messenger a project can connect; each is also a client type (`core.clients`)."""
+
+    WHATSAPP = "whatsapp"
+    TELEGRAM = "telegram"
+    VIBER = "viber"
+    INSTAGRAM = "instagram"
+    VK = "vk"
+    FACEBOOK = "facebook"
+
+
+# Their names as the messengers write them, in the order the settings page lists them.
+MESSENGERS: dict[str, str] = {
+    Messenger.WHATSAPP: "WhatsApp",
+    Messenger.TELEGRAM: "Telegram",
+    Messenger.VIBER: "Viber",
+    Messenger.INSTAGRAM: "Instagram",
+    Messenger.VK: "ВКонтакте",
+    Messenger.FACEBOOK: "Facebook",
 }
+
+
+class Project(TypedDict):
+    """A row of `projects`."""
+
+    id: int
+    name: str
+    api_key: str | None  # «Ключ доступа к API», until one is generated None
+    messengers: str  # connected `Messenger`s, comma-separated
+    created_at: datetime
 
 
 def clean_name(name: str) -> str:
@@ -36,23 +60,25 @@ def clean_name(name: str) -> str:
 
 
 async def create_project(db: Database, name: str) -> int:
-    return await db.execute(
+    project_id: int = await db.execute(
         projects.insert().values(name=clean_name(name), messengers="", created_at=clock.now())
     )
+    return project_id
 
 
 _BY_ID = prepared(projects.select().where(projects.c.id == sa.bindparam("p_id")))
 
 
-async def get_project(db: Database, project_id: int) -> Mapping[str, Any]:
+async def get_project(db: Database, project_id: int) -> Project:
     row = await db.fetch_one(_BY_ID, {"p_id": project_id})
     if row is None:
         raise NotFound(_("Проект не найден."))
-    return row
+    return cast(Project, row)
 
 
-async def project_by_name(db: Database, name: str) -> Mapping[str, Any] | None:
-    return await db.fetch_one(projects.select().where(projects.c.name == clean_name(name)))
+async def project_by_name(db: Database, name: str) -> Project | None:
+    row = await db.fetch_one(projects.select().where(projects.c.name == clean_name(name)))
+    return cast(Project | None, row)
 
 
 async def generate_api_key(db: Database, project_id: int) -> str:
@@ -66,23 +92,29 @@ async def generate_api_key(db: Database, project_id: int) -> str:
 _BY_KEY = prepared(projects.select().where(projects.c.api_key == sa.bindparam("key")))
 
 
-async def project_by_api_key(db: Database, key: str | None) -> Mapping[str, Any] | None:
+async def project_by_api_key(db: Database, key: str | None) -> Project | None:
     """The project whose current API key this is, or None."""
     if not key or len(key) > 64:
         return None
     row = await db.fetch_one(_BY_KEY, {"key": key})
     if row is None or not hmac.compare_digest(row["api_key"].encode(), key.encode()):
         return None
-    return row
+    return cast(Project, row)
 
 
-def connected_messengers(project: Mapping[str, Any]) -> list[str]:
-    return [m for m in (project["messengers"] or "").split(",") if m in MESSENGERS]
+_MESSENGERS = {m.value: m for m in Messenger}
 
 
-async def set_messengers(db: Database, project_id: int, messengers: Iterable[str]) -> list[str]:
-    chosen = [m for m in MESSENGERS if m in set(messengers)]
-    unknown = set(messengers) - set(MESSENGERS)
+def connected_messengers(project: Project) -> list[Messenger]:
+    stored = (project["messengers"] or "").split(",")
+    return [_MESSENGERS[m] for m in stored if m in _MESSENGERS]
+
+
+async def set_messengers(
+    db: Database, project_id: int, messengers: Iterable[str]
+) -> list[Messenger]:
+    chosen = [m for m in Messenger if m in set(messengers)]
+    unknown = set(messengers) - set(Messenger)
     if unknown:
         raise ValidationError.single("messengers", _("Неизвестный мессенджер."))
     await db.execute(

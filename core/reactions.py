@@ -6,8 +6,9 @@ variants. Matching happens in the transaction that writes the message, which rec
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -18,8 +19,52 @@ from core.i18n import gettext as _
 from core.tables import bot_jobs, bot_reactions
 
 FUNCTIONS = ("megafon_call",)
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 MAX_PATTERN = 1000
+
+
+class JobState(StrEnum):
+    """Where a bot job (`bot_jobs.state`) is: each runs once at most, never again."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # also a job cut off by a restart
+
+
+def job_state_label(state: str) -> str:
+    labels: dict[str, str] = {
+        JobState.PENDING: _("ждёт"),
+        JobState.RUNNING: _("выполняется"),
+        JobState.DONE: _("выполнена"),
+        JobState.FAILED: _("ошибка"),
+    }
+    return labels.get(state, state)
+
+
+class Reaction(TypedDict):
+    """A row of `bot_reactions`."""
+
+    id: int
+    project_id: int
+    pattern: str  # `;`-separated variants of a whole message
+    actions: str  # calculator lines
+    is_active: bool
+    created_at: datetime
+
+
+class BotJob(TypedDict):
+    """A row of `bot_jobs`: one run of a reaction for a message."""
+
+    id: int
+    project_id: int
+    client_id: int
+    reaction_id: int
+    message_id: int | None
+    state: str  # a `JobState`
+    result: str  # the assigned variables, or why it failed
+    created_at: datetime
+    finished_at: datetime | None
+
 
 _ACTIVE = prepared(
     sa.select(bot_reactions.c.id, bot_reactions.c.pattern).where(
@@ -57,7 +102,7 @@ async def enqueue(db: Database, project_id: int, client_id: int, message_id: int
                     "client_id": client_id,
                     "reaction_id": reaction["id"],
                     "message_id": message_id,
-                    "state": PENDING,
+                    "state": JobState.PENDING.value,
                     "created_at": clock.now(),
                 },
             )
@@ -88,15 +133,16 @@ def _clean(pattern: str, actions: str) -> dict[str, str]:
     return {"pattern": pattern, "actions": actions}
 
 
-async def list_reactions(db: Database, project_id: int) -> list[Mapping[str, Any]]:
-    return await db.fetch_all(
+async def list_reactions(db: Database, project_id: int) -> list[Reaction]:
+    rows = await db.fetch_all(
         bot_reactions.select()
         .where(bot_reactions.c.project_id == project_id)
         .order_by(bot_reactions.c.id)
     )
+    return cast(list[Reaction], rows)
 
 
-async def get_reaction(db: Database, project_id: int, reaction_id: int) -> Mapping[str, Any]:
+async def get_reaction(db: Database, project_id: int, reaction_id: int) -> Reaction:
     row = await db.fetch_one(
         bot_reactions.select().where(
             bot_reactions.c.id == reaction_id, bot_reactions.c.project_id == project_id
@@ -104,7 +150,7 @@ async def get_reaction(db: Database, project_id: int, reaction_id: int) -> Mappi
     )
     if row is None:
         raise NotFound(_("Такой реакции нет."))
-    return row
+    return cast(Reaction, row)
 
 
 async def save_reaction(
@@ -118,9 +164,10 @@ async def save_reaction(
 ) -> int:
     values = {**_clean(pattern, actions), "is_active": is_active}
     if reaction_id is None:
-        return await db.execute(
+        new_id: int = await db.execute(
             bot_reactions.insert().values(project_id=project_id, created_at=clock.now(), **values)
         )
+        return new_id
     await get_reaction(db, project_id, reaction_id)
     await db.execute(
         bot_reactions.update().where(bot_reactions.c.id == reaction_id).values(**values)
@@ -135,11 +182,12 @@ async def delete_reaction(db: Database, project_id: int, reaction_id: int) -> No
         await db.execute(bot_reactions.delete().where(bot_reactions.c.id == reaction_id))
 
 
-async def recent_jobs(db: Database, project_id: int, limit: int = 20) -> list[Mapping[str, Any]]:
+async def recent_jobs(db: Database, project_id: int, limit: int = 20) -> list[BotJob]:
     """The latest runs, newest first, for the bot page."""
-    return await db.fetch_all(
+    rows = await db.fetch_all(
         bot_jobs.select()
         .where(bot_jobs.c.project_id == project_id)
         .order_by(bot_jobs.c.id.desc())
         .limit(limit)
     )
+    return cast(list[BotJob], rows)

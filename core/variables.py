@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -19,6 +20,15 @@ SYSTEM_PREFIX = "megafon_"
 MAX_NAME = 100
 MAX_VALUE = 5000
 _NAME = re.compile(r"^[^\W\d]\w*$")
+
+
+class Variable(TypedDict):
+    """A row of `client_variables`."""
+
+    client_id: int
+    name: str
+    value: str
+    updated_at: datetime
 
 
 def clean_name(name: str) -> str:
@@ -49,8 +59,8 @@ _OF_CLIENT = prepared(  # an open card re-reads them with every change (web/sse.
 )
 
 
-async def list_variables(db: Database, client_id: int) -> list[Mapping[str, Any]]:
-    return await db.fetch_all(_OF_CLIENT, {"p_client": client_id})
+async def list_variables(db: Database, client_id: int) -> list[Variable]:
+    return cast(list[Variable], await db.fetch_all(_OF_CLIENT, {"p_client": client_id}))
 
 
 def searched(name: str) -> bool:
@@ -71,7 +81,7 @@ async def set_variables(
 
     `client_checked`: the caller already knows the client belongs to the project."""
     stamp = clock.now()
-    rows = [
+    rows: list[Variable] = [
         {
             "client_id": client_id,
             "name": clean_name(k),

@@ -53,7 +53,7 @@ async def megafon_call(request: Request) -> Response:
         project["id"],
         params.get("client_phone", ""),
         params.get("user", ""),
-        source=dialing.API,
+        source=dialing.CallSource.API,
     )
     return JSONResponse(
         {

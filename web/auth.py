@@ -63,7 +63,7 @@ def admin_required(view: View) -> View:
     @functools.wraps(view)
     async def guarded(request: Request) -> Response:
         user = await _load_user(request)
-        if user["role"] != employees.ADMIN:
+        if user["role"] != employees.Role.ADMIN:
             raise PermissionDenied(_("Этот раздел доступен только администраторам."))
         return await view(request)
 

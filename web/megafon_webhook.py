@@ -18,5 +18,5 @@ async def megafon_webhook(request: Request) -> Response:
     if project is None:
         return JSONResponse({"error": "Invalid token"}, status_code=401)
     receipt = await inbox.receive(request.state.db, project["id"], fields)
-    status = 500 if receipt.result == inbox.ERROR else 200
+    status = 500 if receipt.result == inbox.DeliveryResult.ERROR else 200
     return JSONResponse(receipt.answer, status_code=status)

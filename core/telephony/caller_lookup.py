@@ -6,14 +6,22 @@ and nobody is created: that happens when the call's events arrive.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import sqlalchemy as sa
 
 from core import matching, phones
 from core.db import Database, prepared
-from core.employees import CALLS_MEGAFON
+from core.employees import CallMethod
 from core.tables import clients, users
+
+
+class ContactAnswer(TypedDict, total=False):
+    """The answer to `cmd=contact`, as the PBX reads it; `{}` for a number nobody has."""
+
+    contact_name: str
+    responsible: str  # the PBX login of the employee the call goes to first
+
 
 _CONTACT = prepared(
     sa.select(
@@ -28,7 +36,7 @@ _CONTACT = prepared(
 )
 
 
-async def who_is_calling(db: Database, project_id: int, phone: str) -> dict[str, Any]:
+async def who_is_calling(db: Database, project_id: int, phone: str) -> ContactAnswer:
     digits = phones.from_pbx(phone)
     if digits is None:
         return {}
@@ -37,8 +45,8 @@ async def who_is_calling(db: Database, project_id: int, phone: str) -> dict[str,
         return {}
     row = await db.fetch_one(_CONTACT, {"p_client": client_id})
     assert row is not None
-    answer: dict[str, Any] = {"contact_name": row["name"] or phones.display(row["phone"] or digits)}
+    answer: ContactAnswer = {"contact_name": row["name"] or phones.display(row["phone"] or digits)}
     # Only an active employee the PBX knows can take the call; otherwise the PBX's own plan.
-    if row["pbx_user"] and row["is_active"] and row["call_method"] == CALLS_MEGAFON:
+    if row["pbx_user"] and row["is_active"] and row["call_method"] == CallMethod.MEGAFON:
         answer["responsible"] = row["pbx_user"]
     return answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -13,6 +13,39 @@ from core import events
 from core.db import Database, Prepared, prepared
 from core.i18n import gettext as _
 from core.tables import calls, users
+from core.telephony.protocol import CallStatus, Direction, EventType
+
+
+class Call(TypedDict):
+    """A row of `calls`: what the PBX told about one `callid` so far ("" while untold)."""
+
+    id: int
+    project_id: int
+    callid: str
+    client_id: int | None
+    phone: str
+    direction: str  # a `Direction`, or ""
+    pbx_user: str
+    ext: str
+    telnum: str
+    diversion: str
+    group_name: str
+    last_event: str  # an `EventType`, or ""
+    status: str  # a `CallStatus` once history came, else ""
+    started_at: datetime | None
+    duration: int | None
+    wait: int | None
+    record_link: str
+    rating: int | None
+    second_callid: str
+    transferred_from: str
+    incoming_at: datetime | None
+    accepted_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    popup_topics: str  # the live topics its incoming-call popup went to, space-separated
+
 
 # Outcome fields that only `history` writes; an event arriving after it never touches them.
 OUTCOME = ("status", "started_at", "duration", "wait", "record_link")
@@ -36,12 +69,12 @@ def _update(columns: tuple[str, ...]) -> Prepared:
     )
 
 
-async def ensure_call(db: Database, project_id: int, callid: str, now: datetime) -> dict[str, Any]:
+async def ensure_call(db: Database, project_id: int, callid: str, now: datetime) -> Call:
     """The call with this id, created empty on first mention (safe against a concurrent twin)."""
     key = {"p_project": project_id, "p_callid": callid}
     row = await db.fetch_one(_CALL, key)
     if row is not None:
-        return row
+        return cast(Call, row)
     await db.insert_ignore(
         calls,
         {"project_id": project_id, "callid": callid, "created_at": now, "updated_at": now},
@@ -49,12 +82,14 @@ async def ensure_call(db: Database, project_id: int, callid: str, now: datetime)
     )
     row = await db.fetch_one(_CALL, key)
     assert row is not None
-    return row
+    return cast(Call, row)
 
 
-async def find_call(db: Database, project_id: int, callid: str) -> dict[str, Any] | None:
+async def find_call(db: Database, project_id: int, callid: str) -> Call | None:
     """The call with this PBX id, if the PBX (or a request of ours) has mentioned it."""
-    return await db.fetch_one(_CALL, {"p_project": project_id, "p_callid": callid})
+    return cast(
+        Call | None, await db.fetch_one(_CALL, {"p_project": project_id, "p_callid": callid})
+    )
 
 
 async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> None:
@@ -81,9 +116,10 @@ _STAFF = prepared(
 )
 
 
-async def calls_of_client(db: Database, client_id: int, limit: int = 50) -> list[dict[str, Any]]:
+async def calls_of_client(db: Database, client_id: int, limit: int = 50) -> list[Call]:
     """The client's calls, newest first (`employee_names` tells who talked)."""
-    return await db.fetch_all(_CALLS_OF_CLIENT, {"p_client": client_id, "p_limit": limit})
+    rows = await db.fetch_all(_CALLS_OF_CLIENT, {"p_client": client_id, "p_limit": limit})
+    return cast(list[Call], rows)
 
 
 async def employee_names(db: Database, project_id: int) -> dict[str, str]:
@@ -96,27 +132,28 @@ async def employee_names(db: Database, project_id: int) -> dict[str, str]:
     return names
 
 
-def status_label(call: Mapping[str, Any]) -> str:
+def status_label(call: Call) -> str:
     """The call's outcome in words, or where it is now while it is still going on."""
-    outcomes = {
-        "Success": _("Успешный"),
-        "Missed": _("Пропущенный"),
-        "Cancel": _("Отменён"),
-        "Busy": _("Занято"),
-        "NotAvailable": _("Абонент недоступен"),
-        "NotAllowed": _("Направление запрещено"),
-        "NotFound": _("Абонент не найден"),
+    outcomes: dict[str, str] = {  # the columns hold the enums' values as plain text
+        CallStatus.SUCCESS: _("Успешный"),
+        CallStatus.MISSED: _("Пропущенный"),
+        CallStatus.CANCEL: _("Отменён"),
+        CallStatus.BUSY: _("Занято"),
+        CallStatus.NOT_AVAILABLE: _("Абонент недоступен"),
+        CallStatus.NOT_ALLOWED: _("Направление запрещено"),
+        CallStatus.NOT_FOUND: _("Абонент не найден"),
     }
-    going_on = {
-        "INCOMING": _("Звонит"),
-        "OUTGOING": _("Набор номера"),
-        "ACCEPTED": _("Разговор"),
-        "TRANSFERRED": _("Переведён"),
-        "COMPLETED": _("Завершён"),
-        "CANCELLED": _("Отменён"),
+    going_on: dict[str, str] = {
+        EventType.INCOMING: _("Звонит"),
+        EventType.OUTGOING: _("Набор номера"),
+        EventType.ACCEPTED: _("Разговор"),
+        EventType.TRANSFERRED: _("Переведён"),
+        EventType.COMPLETED: _("Завершён"),
+        EventType.CANCELLED: _("Отменён"),
     }
     return outcomes.get(call["status"]) or going_on.get(call["last_event"], "—")
 
 
 def direction_label(direction: str) -> str:
-    return {"in": _("Входящий"), "out": _("Исходящий")}.get(direction, "—")
+    labels: dict[str, str] = {Direction.IN: _("Входящий"), Direction.OUT: _("Исходящий")}
+    return labels.get(direction, "—")

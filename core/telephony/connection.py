@@ -6,8 +6,8 @@ never shown back in full. The API that answered last is remembered with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import TypedDict, cast
 
 import httpx
 
@@ -16,14 +16,27 @@ from core.db import Database
 from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.tables import pbx_connections
-from core.telephony.pbx_client import PbxClient, PbxError, PbxNotConnected, PbxUser
+from core.telephony.pbx_client import Api, PbxClient, PbxError, PbxNotConnected, PbxUser
 from core.telephony.pbx_client import base_url as pbx_base_url
 
 
-async def get(db: Database, project_id: int) -> Mapping[str, Any] | None:
-    return await db.fetch_one(
+class Connection(TypedDict):
+    """A row of `pbx_connections`: at most one per project."""
+
+    project_id: int
+    base_url: str  # `https://vats123456.megapbx.ru`, see `pbx_client.base_url`
+    api_token: str
+    api: str  # the `Api` that answered last, "" before the first answer
+    connected_at: datetime
+    checked_at: datetime | None
+    check_result: str  # "" when the last check succeeded, else why it failed
+
+
+async def get(db: Database, project_id: int) -> Connection | None:
+    row = await db.fetch_one(
         pbx_connections.select().where(pbx_connections.c.project_id == project_id)
     )
+    return cast(Connection | None, row)
 
 
 def masked(token: str) -> str:
@@ -31,7 +44,7 @@ def masked(token: str) -> str:
     return "•" * 8 + token[-4:] if len(token) > 8 else "•" * 8
 
 
-async def save(db: Database, project_id: int, token: str, domain: str) -> Mapping[str, Any]:
+async def save(db: Database, project_id: int, token: str, domain: str) -> Connection:
     """«Сохранить настройки»: an empty token keeps the stored one (the form never shows it)."""
     current = await get(db, project_id)
     token = token.strip()
@@ -72,7 +85,7 @@ async def client(db: Database, http: httpx.AsyncClient, project_id: int) -> PbxC
     return PbxClient(http, connection["base_url"], connection["api_token"], connection["api"])
 
 
-async def remember_api(db: Database, project_id: int, pbx: PbxClient, before: str) -> None:
+async def remember_api(db: Database, project_id: int, pbx: PbxClient, before: Api | None) -> None:
     """Keep the API that answered, so the next request goes straight to it."""
     if pbx.api and pbx.api != before:
         await db.execute(

@@ -8,32 +8,66 @@ second call. Every request is kept in `call_requests` with its outcome.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypedDict, cast
 
 import httpx
 
 from core import clock, phones
+from core.clients import Client
 from core.db import Database
-from core.employees import CALLS_MEGAFON
+from core.employees import CallMethod, Employee
 from core.errors import Conflict, ValidationError
 from core.i18n import gettext as _
 from core.tables import call_requests
 from core.telephony import calls, connection
+from core.telephony.calls import Call
 from core.telephony.pbx_client import PbxError
+from core.telephony.protocol import Direction
 
-PENDING, OK, FAILED = "pending", "ok", "failed"
-CARD, BOT, API = "card", "bot", "api"
 REPEAT_WINDOW = timedelta(seconds=20)
+
+
+class RequestState(StrEnum):
+    """What became of our request to the PBX (`call_requests.state`); the call itself is
+    followed by the PBX's webhooks."""
+
+    PENDING = "pending"  # asked, no answer yet
+    OK = "ok"  # the PBX took it: it rings the employee
+    FAILED = "failed"  # refused or unreachable: `error` says why
+
+
+class CallSource(StrEnum):
+    """Who asked for the call (`call_requests.source`)."""
+
+    CARD = "card"  # the blue handset in a client card
+    BOT = "bot"  # a bot reaction's `megafon_call`
+    API = "api"  # the `megafon_call` API method
+
+
+class StoredRequest(TypedDict):
+    """A row of `call_requests`."""
+
+    id: int
+    project_id: int
+    client_id: int | None
+    user_id: int | None
+    source: str  # a `CallSource`
+    pbx_user: str
+    phone: str
+    state: str  # a `RequestState`
+    callid: str
+    error: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
 class CallRequest:
     id: int
     callid: str
-    state: str
+    state: RequestState
     repeated: bool = False  # True: this was a repeat of a request already under way
 
 
@@ -58,7 +92,7 @@ def _clean(pbx_user: str, phone: str) -> tuple[str, str]:
     return pbx_user, digits
 
 
-async def _claim(db: Database, values: Mapping[str, Any]) -> tuple[int, Mapping[str, Any] | None]:
+async def _claim(db: Database, values: dict[str, Any]) -> tuple[int, StoredRequest | None]:
     """A new pending request, or the recent one for the same employee and number."""
     async with db.transaction():
         await db.lock(f"call:{values['project_id']}:{values['pbx_user']}:{values['phone']}")
@@ -68,15 +102,16 @@ async def _claim(db: Database, values: Mapping[str, Any]) -> tuple[int, Mapping[
                 call_requests.c.project_id == values["project_id"],
                 call_requests.c.pbx_user == values["pbx_user"],
                 call_requests.c.phone == values["phone"],
-                call_requests.c.state != FAILED,
+                call_requests.c.state != RequestState.FAILED,
                 call_requests.c.created_at > values["created_at"] - REPEAT_WINDOW,
             )
             .order_by(call_requests.c.id.desc())
             .limit(1)
         )
         if recent is not None:
-            return recent["id"], recent
-        return await db.execute(call_requests.insert().values(**values)), None
+            return recent["id"], cast(StoredRequest, recent)
+        request_id: int = await db.execute(call_requests.insert().values(**values))
+        return request_id, None
 
 
 async def make_call(
@@ -86,7 +121,7 @@ async def make_call(
     *,
     pbx_user: str,
     phone: str,
-    source: str,
+    source: CallSource,
     client_id: int | None = None,
     user_id: int | None = None,
 ) -> CallRequest:
@@ -103,20 +138,21 @@ async def make_call(
             "source": source,
             "pbx_user": pbx_user,
             "phone": digits,
-            "state": PENDING,
+            "state": RequestState.PENDING,
             "created_at": now,
         },
     )
     if recent is not None:
-        return CallRequest(request_id, recent["callid"], recent["state"], repeated=True)
+        state = RequestState(recent["state"])
+        return CallRequest(request_id, recent["callid"], state, repeated=True)
     before = pbx.api
     try:
         callid = await pbx.make_call(pbx_user, digits)
     except PbxError as e:
-        await _finish(db, request_id, FAILED, error=e.message)
+        await _finish(db, request_id, RequestState.FAILED, error=e.message)
         raise
     async with db.transaction():
-        await _finish(db, request_id, OK, callid=callid)
+        await _finish(db, request_id, RequestState.OK, callid=callid)
         await connection.remember_api(db, project_id, pbx, before)
         if callid:
             # The PBX's events for this call carry the same id: they land in this client's
@@ -128,18 +164,19 @@ async def make_call(
                 {
                     "client_id": call["client_id"] or client_id,
                     "phone": call["phone"] or digits,
-                    "direction": call["direction"] or "out",
+                    "direction": call["direction"] or Direction.OUT,
                     "pbx_user": call["pbx_user"] or pbx_user,
                     "updated_at": now,
                 },
             )
-            if call["client_id"] or client_id:
-                await calls.changed(db, project_id, call["client_id"] or client_id)
-    return CallRequest(request_id, callid, OK)
+            shown_in = call["client_id"] or client_id
+            if shown_in:
+                await calls.changed(db, project_id, shown_in)
+    return CallRequest(request_id, callid, RequestState.OK)
 
 
 async def _finish(
-    db: Database, request_id: int, state: str, *, callid: str = "", error: str = ""
+    db: Database, request_id: int, state: RequestState, *, callid: str = "", error: str = ""
 ) -> None:
     await db.execute(
         call_requests.update()
@@ -148,15 +185,16 @@ async def _finish(
     )
 
 
-async def get_request(db: Database, project_id: int, request_id: int) -> Mapping[str, Any] | None:
-    return await db.fetch_one(
+async def get_request(db: Database, project_id: int, request_id: int) -> StoredRequest | None:
+    row = await db.fetch_one(
         call_requests.select().where(
             call_requests.c.id == request_id, call_requests.c.project_id == project_id
         )
     )
+    return cast(StoredRequest | None, row)
 
 
-async def call_of_request(db: Database, project_id: int, request: Mapping[str, Any]) -> Any:
+async def call_of_request(db: Database, project_id: int, request: StoredRequest) -> Call | None:
     """The call the PBX reports for a request (None until its first webhook or without an id)."""
     if not request["callid"]:
         return None
@@ -166,11 +204,11 @@ async def call_of_request(db: Database, project_id: int, request: Mapping[str, A
 async def call_from_card(
     db: Database,
     http: httpx.AsyncClient,
-    employee: Mapping[str, Any],
-    client: Mapping[str, Any],
+    employee: Employee,
+    client: Client,
 ) -> CallRequest:
     """The blue handset: the employee's call method decides; every refusal says why."""
-    if employee["call_method"] != CALLS_MEGAFON:
+    if employee["call_method"] != CallMethod.MEGAFON:
         raise Conflict(
             _(
                 "Звонки по API Megafon не включены для вас. "
@@ -192,15 +230,15 @@ async def call_from_card(
         employee["project_id"],
         pbx_user=employee["pbx_user"],
         phone=client["phone"],
-        source=CARD,
+        source=CallSource.CARD,
         client_id=client["id"],
         user_id=employee["id"],
     )
 
 
-def progress(request: Mapping[str, Any], call: Mapping[str, Any] | None) -> tuple[str, bool]:
+def progress(request: StoredRequest, call: Call | None) -> tuple[str, bool]:
     """What the card says about a call it started, and whether that is the final word."""
-    if request["state"] == FAILED:
+    if request["state"] == RequestState.FAILED:
         return request["error"], True
     if call is None or not (call["last_event"] or call["status"]):
         return _("АТС звонит вам, затем клиенту"), False

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
@@ -24,22 +25,52 @@ from core.errors import NotFound
 from core.i18n import gettext as _
 from core.tables import webhook_deliveries, webhook_effects
 from core.telephony import caller_lookup, notifications, protocol
-from core.telephony.protocol import InvalidWebhook, Webhook
+from core.telephony.protocol import Command, InvalidWebhook, Webhook
 
 log = logging.getLogger("crm.webhooks")
 
-OK, DUPLICATE, REJECTED, ERROR = "ok", "duplicate", "rejected", "error"
-RESULTS = (OK, DUPLICATE, REJECTED, ERROR)
 PAGE_SIZE = 50
 
 
+class DeliveryResult(StrEnum):
+    """What became of a delivery (`webhook_deliveries.result`)."""
+
+    OK = "ok"  # applied (or a `contact` question answered)
+    DUPLICATE = "duplicate"  # a repeat of one already applied: nothing changed
+    REJECTED = "rejected"  # the fields could not be read (`InvalidWebhook`)
+    ERROR = "error"  # applying it failed; an admin can re-run it
+
+
+_RESULTS = {r.value: r for r in DeliveryResult}
+
+
 def result_label(result: str) -> str:
-    return {
-        OK: _("выполнен"),
-        DUPLICATE: _("повтор"),
-        REJECTED: _("отклонён"),
-        ERROR: _("ошибка"),
-    }.get(result, result)
+    labels: dict[str, str] = {
+        DeliveryResult.OK: _("выполнен"),
+        DeliveryResult.DUPLICATE: _("повтор"),
+        DeliveryResult.REJECTED: _("отклонён"),
+        DeliveryResult.ERROR: _("ошибка"),
+    }
+    return labels.get(result, result)
+
+
+class Delivery(TypedDict):
+    """A row of `webhook_deliveries` as the journal shows it, `fields` read from `payload`."""
+
+    id: int
+    project_id: int
+    received_at: datetime
+    cmd: str  # as sent, cut to 40 characters: a `Command` unless rejected
+    event_type: str  # event: its type; history: its status (both as sent)
+    callid: str
+    payload: str  # every field as sent but the token, JSON
+    result: str  # a `DeliveryResult`
+    error: str
+    processed_at: datetime | None
+    fields: dict[str, str]
+
+
+Answer = Mapping[str, object]  # the JSON body the PBX gets back
 
 
 @dataclass(frozen=True)
@@ -47,8 +78,8 @@ class Receipt:
     """What became of one delivery; `answer` is the JSON body the PBX gets back."""
 
     delivery_id: int
-    result: str
-    answer: Mapping[str, Any]
+    result: DeliveryResult
+    answer: Answer
     error: str = ""
 
 
@@ -76,11 +107,20 @@ _SET_RESULT = prepared(
 
 
 async def _set_result(
-    db: Database, delivery_id: int, result: str, error: str, processed_at: datetime | None
+    db: Database,
+    delivery_id: int,
+    result: DeliveryResult,
+    error: str,
+    processed_at: datetime | None,
 ) -> None:
     await db.execute(
         _SET_RESULT,
-        {"p_id": delivery_id, "result": result, "error": error, "processed_at": processed_at},
+        {
+            "p_id": delivery_id,
+            "result": result.value,
+            "error": error,
+            "processed_at": processed_at,
+        },
     )
 
 
@@ -89,7 +129,7 @@ async def _store(
     project_id: int,
     fields: Mapping[str, str],
     now: datetime,
-    result: str,
+    result: DeliveryResult,
     error: str = "",
     *,
     durable: bool = True,
@@ -102,34 +142,41 @@ async def _store(
         "received_at": now,
         "cmd": column(fields.get("cmd", ""), 40),
         "event_type": column(
-            fields.get("status" if fields.get("cmd") == "history" else "type", ""), 40
+            fields.get("status" if fields.get("cmd") == Command.HISTORY else "type", ""), 40
         ),
         "callid": column(fields.get("callid", ""), 200),
         "payload": json.dumps(dict(fields), ensure_ascii=False, sort_keys=True),
-        "result": result,
+        # The value, not the member: sqlite3 binds a str subclass through its adapter lookup.
+        "result": result.value,
         "error": error.replace("\x00", ""),
-        "processed_at": now if result != ERROR else None,
+        "processed_at": now if result != DeliveryResult.ERROR else None,
     }
-    return await (db.execute if durable else db.execute_unawaited)(_STORE, row)
+    delivery_id: int = await (db.execute if durable else db.execute_unawaited)(_STORE, row)
+    return delivery_id
 
 
 async def _apply(
     db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime
-) -> tuple[str, Mapping[str, Any]]:
-    if hook.cmd == protocol.CONTACT:  # a re-run of a failed lookup
-        return OK, await caller_lookup.who_is_calling(db, project_id, hook.phone)
+) -> tuple[DeliveryResult, Answer]:
+    if hook.cmd == Command.CONTACT:  # a re-run of a failed lookup
+        return DeliveryResult.OK, await caller_lookup.who_is_calling(db, project_id, hook.phone)
     if not await db.insert_ignore(
         webhook_effects,
         {"project_id": project_id, "key": hook.dedupe_key, "delivery_id": delivery_id},
         keys=("project_id", "key"),
     ):
-        return DUPLICATE, {"status": "ok"}
+        return DeliveryResult.DUPLICATE, {"status": "ok"}
     await notifications.apply(db, project_id, hook, now)
-    return OK, {"status": "ok"}
+    return DeliveryResult.OK, {"status": "ok"}
 
 
 async def _process(
-    db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime, stored_as: str
+    db: Database,
+    project_id: int,
+    hook: Webhook,
+    delivery_id: int,
+    now: datetime,
+    stored_as: DeliveryResult,
 ) -> Receipt:
     """Apply in a savepoint: on failure the effects go, the delivery stays with its error."""
     try:
@@ -138,8 +185,8 @@ async def _process(
     except Exception as e:  # any failure is kept for the journal, never lost
         log.exception("webhook %s failed", delivery_id)
         message = f"{type(e).__name__}: {e}"[:2000]
-        await _set_result(db, delivery_id, ERROR, message, None)
-        return Receipt(delivery_id, ERROR, {"error": "Processing failed"}, message)
+        await _set_result(db, delivery_id, DeliveryResult.ERROR, message, None)
+        return Receipt(delivery_id, DeliveryResult.ERROR, {"error": "Processing failed"}, message)
     if result != stored_as:
         await _set_result(db, delivery_id, result, "", now)
     return Receipt(delivery_id, result, answer)
@@ -152,13 +199,13 @@ async def receive(db: Database, project_id: int, fields: Mapping[str, str]) -> R
     try:
         hook = protocol.parse(fields)
     except InvalidWebhook as e:
-        await _store(db, project_id, fields, now, REJECTED, str(e))
+        await _store(db, project_id, fields, now, DeliveryResult.REJECTED, str(e))
         raise
-    if hook.cmd == protocol.CONTACT:
+    if hook.cmd == Command.CONTACT:
         return await _answer_contact(db, project_id, hook, fields, now)
     async with db.transaction():
-        delivery_id = await _store(db, project_id, fields, now, OK)
-        return await _process(db, project_id, hook, delivery_id, now, OK)
+        delivery_id = await _store(db, project_id, fields, now, DeliveryResult.OK)
+        return await _process(db, project_id, hook, delivery_id, now, DeliveryResult.OK)
 
 
 async def _answer_contact(
@@ -172,10 +219,12 @@ async def _answer_contact(
     except Exception as e:  # kept for the journal like any other failure
         log.exception("contact lookup failed")
         message = f"{type(e).__name__}: {e}"[:2000]
-        delivery_id = await _store(db, project_id, fields, now, ERROR, message, durable=False)
-        return Receipt(delivery_id, ERROR, {"error": "Processing failed"}, message)
-    delivery_id = await _store(db, project_id, fields, now, OK, durable=False)
-    return Receipt(delivery_id, OK, answer)
+        delivery_id = await _store(
+            db, project_id, fields, now, DeliveryResult.ERROR, message, durable=False
+        )
+        return Receipt(delivery_id, DeliveryResult.ERROR, {"error": "Processing failed"}, message)
+    delivery_id = await _store(db, project_id, fields, now, DeliveryResult.OK, durable=False)
+    return Receipt(delivery_id, DeliveryResult.OK, answer)
 
 
 async def rerun(db: Database, project_id: int, delivery_id: int) -> Receipt:
@@ -187,10 +236,10 @@ async def rerun(db: Database, project_id: int, delivery_id: int) -> Receipt:
                 webhook_deliveries.c.project_id == project_id,
             )
         )
-        if row is None or row["result"] != ERROR:
+        if row is None or row["result"] != DeliveryResult.ERROR:
             raise NotFound(_("Такого неудачного вебхука нет."))
         hook = protocol.parse(json.loads(row["payload"]))
-        return await _process(db, project_id, hook, delivery_id, clock.now(), ERROR)
+        return await _process(db, project_id, hook, delivery_id, clock.now(), DeliveryResult.ERROR)
 
 
 async def journal(
@@ -200,15 +249,17 @@ async def journal(
     result: str | None = None,
     before: int | None = None,
     limit: int = PAGE_SIZE,
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Recent deliveries, newest first; the second value continues the list."""
+) -> tuple[list[Delivery], int | None]:
+    """Recent deliveries, newest first, only those with `result` if it is one; the second
+    value continues the list."""
     query = webhook_deliveries.select().where(webhook_deliveries.c.project_id == project_id)
-    if result in RESULTS:
-        query = query.where(webhook_deliveries.c.result == result)
+    if result is not None and result in _RESULTS:
+        query = query.where(webhook_deliveries.c.result == _RESULTS[result].value)
     if before is not None:
         query = query.where(webhook_deliveries.c.id < before)
     rows = await db.fetch_all(query.order_by(webhook_deliveries.c.id.desc()).limit(limit + 1))
     for row in rows:
         row["fields"] = json.loads(row["payload"])
-    more = len(rows) > limit
-    return rows[:limit], rows[limit - 1]["id"] if more else None
+    deliveries = cast(list[Delivery], rows)
+    more = len(deliveries) > limit
+    return deliveries[:limit], deliveries[limit - 1]["id"] if more else None

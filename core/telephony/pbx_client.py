@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,15 @@ import httpx
 from core.errors import CrmError, ErrorKind, ValidationError
 from core.i18n import gettext as _
 
-REST, LEGACY = "rest", "legacy"
+
+class Api(StrEnum):
+    """Which of the PBX's two APIs answers (`pbx_connections.api`; "" before the first answer)."""
+
+    REST = "rest"  # REST v1, `/crmapi/v1`
+    LEGACY = "legacy"  # the older form API, `/sys/crm_api.wcgp`
+
+
+REST, LEGACY = Api.REST, Api.LEGACY  # the names that callers outside core (tests) use
 _ID_IN_TEXT = re.compile(r"""["']?(?:callid|uuid|CallID|call_id)["']?\s*[:=]\s*["']?([\w.:-]+)""")
 _PLAIN_ID = re.compile(r"[\w.:-]{1,100}")
 
@@ -137,6 +146,9 @@ def _loopback(host: str) -> bool:
         return False
 
 
+_APIS = {a.value: a for a in Api}
+
+
 @dataclass(frozen=True)
 class PbxUser:
     login: str
@@ -147,8 +159,8 @@ class PbxUser:
 class PbxClient:
     """One project's PBX: `make_call` and `users`, over REST v1 or the legacy API.
 
-    `api` is the API that answered last ('rest' or 'legacy'; '' before the first answer):
-    the caller keeps it, so the next request goes straight to the API that works."""
+    `api` is the API that answered last (None before the first answer): the caller keeps it,
+    so the next request goes straight to the API that works."""
 
     def __init__(
         self,
@@ -157,12 +169,13 @@ class PbxClient:
         token: str,
         api: str = "",
     ) -> None:
-        self.http, self.base_url, self.token, self.api = http, base_url, token, api
+        self.http, self.base_url, self.token = http, base_url, token
+        self.api: Api | None = _APIS.get(api)  # as stored: "" when none answered yet
 
     async def make_call(self, user: str, phone: str) -> str:
         """Ring `user` (login, extension or number), then `phone` (digits); the call id the PBX
         gave, or "" when its reply carried none (PROTOCOL.md §2.1 lists every shape)."""
-        if self.api != LEGACY:
+        if self.api != Api.LEGACY:
             response = await self._rest("POST", "/makecall", json={"user": user, "phone": phone})
             if response is not None:
                 return _call_id(response)
@@ -171,7 +184,7 @@ class PbxClient:
 
     async def users(self) -> list[PbxUser]:
         """The PBX's employees: also the connection check."""
-        if self.api != LEGACY:
+        if self.api != Api.LEGACY:
             response = await self._rest("GET", "/users", params={"limit": "1000"})
             if response is not None:
                 items = _json(response)
@@ -200,11 +213,11 @@ class PbxClient:
             **kwargs,
         )
         if response.status_code == 404 and not isinstance(_json(response), dict):
-            if self.api == REST:
+            if self.api == Api.REST:
                 raise PbxUnreachable(self.base_url, _("API АТС не найден (404)"))
             return None
         _raise_for_status(response, self.base_url)
-        self.api = REST
+        self.api = Api.REST
         return response
 
     async def _legacy(self, fields: dict[str, str]) -> httpx.Response:
@@ -214,7 +227,7 @@ class PbxClient:
         if response.status_code == 404:
             raise PbxUnreachable(self.base_url, _("это не адрес АТС МегаФон (404)"))
         _raise_for_status(response, self.base_url)
-        self.api = LEGACY
+        self.api = Api.LEGACY
         return response
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -8,7 +8,6 @@ it everywhere. The topics a popup went to are kept on the call (`calls.popup_top
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,9 +16,10 @@ from core import events, phones
 from core.db import Database
 from core.tables import users
 from core.telephony import protocol
-from core.telephony.protocol import Webhook
+from core.telephony.calls import Call
+from core.telephony.protocol import Command, EventType, Webhook
 
-CLOSING_EVENTS = (protocol.ACCEPTED, protocol.COMPLETED, protocol.CANCELLED)
+CLOSING_EVENTS = (EventType.ACCEPTED, EventType.COMPLETED, EventType.CANCELLED)
 
 
 async def rung_employees(db: Database, project_id: int, hook: Webhook) -> list[int]:
@@ -46,16 +46,16 @@ async def rung_employees(db: Database, project_id: int, hook: Webhook) -> list[i
 
 
 async def follow(
-    db: Database, project_id: int, hook: Webhook, call: Mapping[str, Any], client_id: int
+    db: Database, project_id: int, hook: Webhook, call: Call, client_id: int
 ) -> dict[str, Any]:
     """Open or close popups for an event webhook; the call's new `popup_topics`, if changed."""
     shown = call["popup_topics"].split()
-    if hook.cmd == protocol.HISTORY and shown:
+    if hook.cmd == Command.HISTORY and shown:
         await _close(db, project_id, call, shown)
         return {"popup_topics": ""}
-    if hook.cmd != protocol.EVENT:
+    if hook.cmd != Command.EVENT:
         return {}
-    if hook.event_type == protocol.INCOMING and not call["status"]:
+    if hook.event_type == EventType.INCOMING and not call["status"]:
         rung = await rung_employees(db, project_id, hook)
         topics = [events.user_topic(project_id, u) for u in rung] or [
             events.managers_topic(project_id)
@@ -72,7 +72,7 @@ async def follow(
     if hook.event_type not in CLOSING_EVENTS or not shown:
         return {}
     closing = shown
-    if hook.event_type == protocol.CANCELLED:
+    if hook.event_type == EventType.CANCELLED:
         # A group call: the employees who did not answer get CANCELLED, one by one.
         rung = await rung_employees(db, project_id, hook)
         mine = [events.user_topic(project_id, u) for u in rung]
@@ -81,5 +81,5 @@ async def follow(
     return {"popup_topics": " ".join(t for t in shown if t not in closing)}
 
 
-async def _close(db: Database, project_id: int, call: Mapping[str, Any], topics: list[str]) -> None:
+async def _close(db: Database, project_id: int, call: Call, topics: list[str]) -> None:
     await events.emit_many(db, project_id, topics, events.CALL_ENDED, {"call_id": call["id"]})

@@ -9,40 +9,75 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from core.errors import ValidationError
 
-CONTACT, EVENT, HISTORY, RATING = "contact", "event", "history", "rating"
-COMMANDS = (CONTACT, EVENT, HISTORY, RATING)
 
-INCOMING, ACCEPTED, COMPLETED = "INCOMING", "ACCEPTED", "COMPLETED"
-CANCELLED, OUTGOING, TRANSFERRED = "CANCELLED", "OUTGOING", "TRANSFERRED"
-EVENT_TYPES = (INCOMING, ACCEPTED, COMPLETED, CANCELLED, OUTGOING, TRANSFERRED)
+class Command(StrEnum):
+    """A webhook's `cmd`."""
 
-# history.status, spelled as on the Salebot page whatever case the PBX used; the lowercase
-# REST spellings (`no_answer`, `not_available`) are folded in too.
-STATUSES = {
-    s.lower(): s
-    for s in ("Success", "Missed", "Cancel", "Busy", "NotAvailable", "NotAllowed", "NotFound")
-}
+    CONTACT = "contact"  # who is calling? (the PBX waits for the answer, phone ringing)
+    EVENT = "event"
+    HISTORY = "history"
+    RATING = "rating"
+
+
+class EventType(StrEnum):
+    """`cmd=event`'s `type`: what is happening to a call right now."""
+
+    INCOMING = "INCOMING"
+    ACCEPTED = "ACCEPTED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    OUTGOING = "OUTGOING"
+    TRANSFERRED = "TRANSFERRED"
+
+
+class CallStatus(StrEnum):
+    """`cmd=history`'s `status`: how a call ended, spelled as on the Salebot page (bots match
+    `megafon_call_status Missed` literally)."""
+
+    SUCCESS = "Success"
+    MISSED = "Missed"
+    CANCEL = "Cancel"
+    BUSY = "Busy"
+    NOT_AVAILABLE = "NotAvailable"
+    NOT_ALLOWED = "NotAllowed"
+    NOT_FOUND = "NotFound"
+
+
+class Direction(StrEnum):
+    """Which way a call goes (`event.direction`, `history.type`)."""
+
+    IN = "in"
+    OUT = "out"
+
+
+# Lookups by the text the PBX sent: a dict is as cheap as the tuple test it replaced.
+_COMMANDS = {c.value: c for c in Command}
+_EVENT_TYPES = {t.value: t for t in EventType}
+_DIRECTIONS = {d.value: d for d in Direction}
+# The PBX sends history.status in any case; the lowercase REST spellings (`no_answer`,
+# `not_available`) are folded in too.
+STATUSES: dict[str, CallStatus] = {s.value.lower(): s for s in CallStatus}
 STATUSES.update(
     {
-        "no_answer": "Missed",
-        "cancelled": "Cancel",
-        "not_available": "NotAvailable",
-        "not_allowed": "NotAllowed",
-        "not_found": "NotFound",
+        "no_answer": CallStatus.MISSED,
+        "cancelled": CallStatus.CANCEL,
+        "not_available": CallStatus.NOT_AVAILABLE,
+        "not_allowed": CallStatus.NOT_ALLOWED,
+        "not_found": CallStatus.NOT_FOUND,
     }
 )
-DIRECTIONS = ("in", "out")
 MAX_FIELD = 2000
 MAX_CALLID = 200
 
 REQUIRED = {
-    CONTACT: ("phone",),
-    EVENT: ("type", "callid", "phone"),
-    HISTORY: ("type", "status", "callid", "phone"),
-    RATING: ("callid", "rating"),
+    Command.CONTACT: ("phone",),
+    Command.EVENT: ("type", "callid", "phone"),
+    Command.HISTORY: ("type", "status", "callid", "phone"),
+    Command.RATING: ("callid", "rating"),
 }
 
 
@@ -54,13 +89,13 @@ class InvalidWebhook(ValidationError):
 class Webhook:
     """One webhook, its values normalised; `fields` keeps everything that was sent."""
 
-    cmd: str
+    cmd: Command
     fields: Mapping[str, str]
     callid: str = ""
     phone: str = ""
-    event_type: str = ""  # event: INCOMING…TRANSFERRED
-    direction: str = ""  # in / out (event.direction, history.type)
-    status: str = ""  # history: Success, Missed, …
+    event_type: EventType | None = None  # event only
+    direction: Direction | None = None  # event (when told or implied) and history
+    status: CallStatus | None = None  # history only
     user: str = ""  # the PBX login, `@domain` stripped
     ext: str = ""
     telnum: str = ""
@@ -77,16 +112,26 @@ class Webhook:
     @property
     def dedupe_key(self) -> str | None:
         """What makes a repeated delivery the same; a `contact` question is never a duplicate."""
-        if self.cmd == EVENT and self.event_type in (INCOMING, CANCELLED):
+        if self.cmd == Command.EVENT and self.event_type in (
+            EventType.INCOMING,
+            EventType.CANCELLED,
+        ):
             # A group call rings (and cancels) each employee with the same callid.
             return f"event:{self.callid}:{self.event_type}:{pbx_login(self.user) or self.ext}"
-        if self.cmd == EVENT:
+        if self.cmd == Command.EVENT:
             return f"event:{self.callid}:{self.event_type}"
-        if self.cmd == HISTORY:
+        if self.cmd == Command.HISTORY:
             return f"history:{self.callid}"
-        if self.cmd == RATING:
+        if self.cmd == Command.RATING:
             return f"rating:{self.callid}:{self.rating}"
         return None
+
+
+# An event that does not say its direction: only these two imply one.
+_IMPLIED_DIRECTION: dict[EventType | None, Direction] = {
+    EventType.INCOMING: Direction.IN,
+    EventType.OUTGOING: Direction.OUT,
+}
 
 
 def pbx_login(user: str) -> str:
@@ -115,8 +160,8 @@ def _seconds(value: str, name: str, errors: dict[str, str]) -> int | None:
 def parse(raw: Mapping[str, str]) -> Webhook:
     """Validate one webhook's fields (already without `crm_token`)."""
     fields = {str(k): str(v) for k, v in raw.items()}
-    cmd = fields.get("cmd", "").strip().lower()
-    if cmd not in COMMANDS:
+    cmd = _COMMANDS.get(fields.get("cmd", "").strip().lower())
+    if cmd is None:
         raise InvalidWebhook(
             {"cmd": f"unknown command {fields.get('cmd', '')!r}"[:200].replace("\x00", "")}
         )
@@ -130,38 +175,39 @@ def parse(raw: Mapping[str, str]) -> Webhook:
             errors[label] = f"{label} is longer than {MAX_FIELD} characters"
         if "\x00" in name or "\x00" in value:
             errors[label] = f"{label} contains a NUL character"
-    value = {k: v.strip() for k, v in fields.items()}
-    callid = value.get("callid", "")
+    clean = {k: v.strip() for k, v in fields.items()}
+    callid = clean.get("callid", "")
     if len(callid) > MAX_CALLID:
         errors["callid"] = f"callid is longer than {MAX_CALLID} characters"
-    event_type = direction = status = ""
-    if cmd == EVENT and "type" not in errors:
-        event_type = value["type"].upper()
-        if event_type not in EVENT_TYPES:
-            errors["type"] = f"unknown event type {value['type']!r}"[:200]
-        direction = value.get("direction", "").lower()
-        if direction and direction not in DIRECTIONS:
+    event_type = direction = status = None
+    if cmd == Command.EVENT and "type" not in errors:
+        event_type = _EVENT_TYPES.get(clean["type"].upper())
+        if event_type is None:
+            errors["type"] = f"unknown event type {clean['type']!r}"[:200]
+        told = clean.get("direction", "").lower()
+        direction = _DIRECTIONS.get(told)
+        if told and direction is None:
             errors["direction"] = "direction must be in or out"
-        direction = direction or {INCOMING: "in", OUTGOING: "out"}.get(event_type, "")
-    if cmd == HISTORY:
-        direction = value.get("type", "").lower()
-        if "type" not in errors and direction not in DIRECTIONS:
+        direction = direction or _IMPLIED_DIRECTION.get(event_type)
+    if cmd == Command.HISTORY:
+        direction = _DIRECTIONS.get(clean.get("type", "").lower())
+        if "type" not in errors and direction is None:
             errors["type"] = "type must be in or out for cmd=history"
-        status = STATUSES.get(value.get("status", "").lower(), "")
-        if "status" not in errors and not status:
-            errors["status"] = f"unknown status {value['status']!r}"[:200]
+        status = STATUSES.get(clean.get("status", "").lower())
+        if "status" not in errors and status is None:
+            errors["status"] = f"unknown status {clean['status']!r}"[:200]
     start = None
-    if value.get("start"):
+    if clean.get("start"):
         try:
-            start = parse_start(value["start"])
+            start = parse_start(clean["start"])
         except ValueError:
             errors["start"] = "start must look like 20240315T091512Z"
-    duration = _seconds(value.get("duration", ""), "duration", errors)
-    wait = _seconds(value.get("wait", ""), "wait", errors)
+    duration = _seconds(clean.get("duration", ""), "duration", errors)
+    wait = _seconds(clean.get("wait", ""), "wait", errors)
     rating = None
-    if value.get("rating"):
+    if clean.get("rating"):
         try:
-            rating = int(value["rating"])
+            rating = int(clean["rating"])
         except ValueError:
             rating = -1
         if not 0 <= rating <= 100:  # the scale is undocumented; samples use 4
@@ -192,22 +238,22 @@ def parse(raw: Mapping[str, str]) -> Webhook:
         cmd=cmd,
         fields=fields,
         callid=callid,
-        phone=value.get("phone", ""),
+        phone=clean.get("phone", ""),
         event_type=event_type,
         direction=direction,
         status=status,
-        user=pbx_login(value.get("user", "")),
-        ext=value.get("ext", ""),
-        telnum=value.get("telnum", ""),
-        diversion=value.get("diversion", ""),
-        group_name=value.get("groupRealName", ""),
-        second_callid=value.get("second_callid", "")[:MAX_CALLID],
+        user=pbx_login(clean.get("user", "")),
+        ext=clean.get("ext", ""),
+        telnum=clean.get("telnum", ""),
+        diversion=clean.get("diversion", ""),
+        group_name=clean.get("groupRealName", ""),
+        second_callid=clean.get("second_callid", "")[:MAX_CALLID],
         start=start,
         duration=duration,
         wait=wait,
         # Only web addresses become players and links; anything else stays in the raw payload.
-        link=value.get("link", "")
-        if value.get("link", "").startswith(("https://", "http://"))
+        link=clean.get("link", "")
+        if clean.get("link", "").startswith(("https://", "http://"))
         else "",
         rating=rating,
         extra={k: v for k, v in fields.items() if k not in known},

@@ -19,7 +19,7 @@ from web.htmx import wants_fragment
 from web.templating import render
 
 
-async def _staff(request: Request) -> list[Mapping[str, Any]]:
+async def _staff(request: Request) -> list[employees.Employee]:
     return await employees.list_employees(
         request.state.db, request.state.user["project_id"], active_only=True
     )
@@ -263,5 +263,5 @@ async def _call_progress(
     call = await dialing.call_of_request(request.state.db, project_id, started)
     text_now, final = dialing.progress(started, call)
     context = {**context, "client": client, "request_id": request_id, "final": final}
-    key = "error" if started["state"] == dialing.FAILED else "progress"
+    key = "error" if started["state"] == dialing.RequestState.FAILED else "progress"
     return render(request, "clients/_call_status.html", {**context, key: text_now})

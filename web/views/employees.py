@@ -50,7 +50,8 @@ async def index(request: Request) -> Response:
 async def create(request: Request) -> Response:
     """Add an employee."""
     if request.method == "GET":
-        return _form(request, {"role": employees.MANAGER, "call_method": employees.CALLS_DISABLED})
+        defaults = {"role": employees.Role.MANAGER, "call_method": employees.CallMethod.DISABLED}
+        return _form(request, defaults)
     form = await request.form()
     try:
         await employees.create_employee(

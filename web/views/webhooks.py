@@ -25,7 +25,7 @@ async def journal(request: Request) -> Response:
         "entries": entries,
         "next_before": next_before,
         "result": result,
-        "results": inbox.RESULTS,
+        "results": tuple(inbox.DeliveryResult),
         "rerun": request.query_params.get("rerun"),
     }
     return render(request, "webhooks/journal.html", context)
