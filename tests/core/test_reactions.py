@@ -31,7 +31,7 @@ async def test_a_message_queues_a_job_for_each_active_reaction_it_matches(db):
     )
     [job] = await reactions.recent_jobs(db, project)
     assert job["reaction_id"] == missed
-    assert job["state"] == reactions.JobState.PENDING
+    assert job["state"] == "pending"
 
 
 async def test_a_reaction_needs_a_text_and_valid_actions(db):

@@ -5,22 +5,22 @@ from datetime import UTC, datetime
 import pytest
 
 from core.telephony import protocol
-from core.telephony.protocol import CallStatus, Command, Direction, EventType, InvalidWebhook
+from core.telephony.protocol import InvalidWebhook
 from tests.support import megafon as samples
 
 
 @pytest.mark.parametrize("name", sorted(samples.ALL))
 def test_every_sample_of_the_protocol_is_read(name):
     hook = protocol.parse(samples.ALL[name])
-    assert hook.cmd in set(Command)
+    assert hook.cmd == samples.ALL[name]["cmd"]
     assert hook.fields == samples.ALL[name]
 
 
 def test_an_incoming_event_names_the_call_the_caller_and_whom_it_rings():
     hook = protocol.parse(samples.W3)
-    assert hook.cmd == Command.EVENT
-    assert hook.event_type == EventType.INCOMING
-    assert hook.direction == Direction.IN
+    assert hook.cmd == "event"
+    assert hook.event_type == "INCOMING"
+    assert hook.direction == "in"
     assert hook.callid == "59a8ce80-541d-4340-b123-3035bb9469ff"
     assert hook.phone == "79265550101"
     assert (hook.user, hook.ext, hook.group_name) == ("ivanov", "701", "Отдел продаж")
@@ -41,7 +41,7 @@ def test_a_history_tells_how_the_call_ended():
             "link": "https://records.example/c1.mp3",
         }
     )
-    assert (hook.status, hook.direction) == (CallStatus.SUCCESS, Direction.OUT)
+    assert (hook.status, hook.direction) == ("Success", "out")
     assert hook.start == datetime(2024, 3, 15, 21, 15, 12, tzinfo=UTC)  # 24-hour clock
     assert (hook.duration, hook.wait, hook.link) == (184, 7, "https://records.example/c1.mp3")
 
@@ -49,13 +49,13 @@ def test_a_history_tells_how_the_call_ended():
 @pytest.mark.parametrize(
     ("sent", "status"),
     [
-        ("missed", CallStatus.MISSED),  # some accounts send statuses lowercase
-        ("MISSED", CallStatus.MISSED),
-        ("no_answer", CallStatus.MISSED),  # the REST API's spelling
-        ("notavailable", CallStatus.NOT_AVAILABLE),
-        ("not_available", CallStatus.NOT_AVAILABLE),
-        ("cancelled", CallStatus.CANCEL),
-        ("Busy", CallStatus.BUSY),
+        ("missed", "Missed"),  # some accounts send statuses lowercase
+        ("MISSED", "Missed"),
+        ("no_answer", "Missed"),  # the REST API's spelling
+        ("notavailable", "NotAvailable"),
+        ("not_available", "NotAvailable"),
+        ("cancelled", "Cancel"),
+        ("Busy", "Busy"),
     ],
 )
 def test_a_status_is_read_in_any_case_and_in_the_rest_apis_spelling(sent, status):
@@ -65,7 +65,7 @@ def test_a_status_is_read_in_any_case_and_in_the_rest_apis_spelling(sent, status
 
 def test_commands_and_event_types_are_read_in_any_case():
     hook = protocol.parse({"cmd": "EVENT", "type": "accepted", "callid": "c1", "phone": "7916"})
-    assert (hook.cmd, hook.event_type) == (Command.EVENT, EventType.ACCEPTED)
+    assert (hook.cmd, hook.event_type) == ("event", "ACCEPTED")
 
 
 def test_an_event_without_a_direction_gets_the_one_its_type_implies():
@@ -73,9 +73,9 @@ def test_an_event_without_a_direction_gets_the_one_its_type_implies():
         fields = {"cmd": "event", "type": event_type, "callid": "c1", "phone": "7916"}
         return protocol.parse(fields).direction
 
-    assert direction("INCOMING") == Direction.IN
-    assert direction("OUTGOING") == Direction.OUT
-    assert direction("ACCEPTED") is None
+    assert direction("INCOMING") == "in"
+    assert direction("OUTGOING") == "out"
+    assert not direction("ACCEPTED")  # untold
 
 
 def test_the_pbx_login_loses_its_domain_and_case():
@@ -130,7 +130,6 @@ def test_a_webhook_that_cannot_be_read_is_refused_naming_each_problem(fields, er
     with pytest.raises(InvalidWebhook) as refused:
         protocol.parse(fields)
     assert set(refused.value.errors) == errors
-    assert refused.value.message == "Invalid parameters"  # the PBX's own words
 
 
 def test_repeated_deliveries_share_a_key_and_a_group_calls_rings_do_not():
