@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from core import clients, employees, phones, projects
+from core import clients, dialogs, employees, phones, projects, reactions
 from core.i18n import LANGUAGES, current_language, gettext, ngettext, pgettext
 from core.telephony import calls, inbox
 
@@ -41,7 +41,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext)
+    # added to the Environment by the i18n extension, at run time
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext, ngettext, newstyle=True, pgettext=pgettext
+    )
     env.filters["phone"] = phones.display
     env.filters["time"] = _format_time
     env.filters["duration"] = _duration
@@ -52,6 +55,14 @@ def _environment() -> Environment:
         call_status_label=calls.status_label,
         direction_label=calls.direction_label,
         webhook_result_label=inbox.result_label,
+        job_state_label=reactions.job_state_label,
+        # The states templates compare with, by name (the rows hold their plain values).
+        Role=employees.Role,
+        CallMethod=employees.CallMethod,
+        ClientType=clients.ClientType,
+        MessageKind=dialogs.MessageKind,
+        JobState=reactions.JobState,
+        DeliveryResult=inbox.DeliveryResult,
         CALL_METHODS=tuple(employees.CallMethod),
         ROLES=tuple(employees.Role),
         CLIENT_TYPES=tuple(clients.ClientType),

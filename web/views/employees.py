@@ -50,8 +50,9 @@ async def index(request: Request) -> Response:
 async def create(request: Request) -> Response:
     """Add an employee."""
     if request.method == "GET":
-        defaults = {"role": employees.Role.MANAGER, "call_method": employees.CallMethod.DISABLED}
-        return _form(request, defaults)
+        return _form(
+            request, {"role": employees.Role.MANAGER, "call_method": employees.CallMethod.DISABLED}
+        )
     form = await request.form()
     try:
         await employees.create_employee(

@@ -52,7 +52,9 @@ async def messengers(request: Request) -> Response:
     form = await request.form()
     try:
         await projects.set_messengers(
-            request.state.db, request.state.user["project_id"], form.getlist("messengers")
+            request.state.db,
+            request.state.user["project_id"],
+            [v for v in form.getlist("messengers") if isinstance(v, str)],
         )
     except ValidationError as e:
         return await _page(request, 422, errors=e.errors)
