@@ -45,32 +45,48 @@ def masked(token: str) -> str:
 
 
 async def save(db: Database, project_id: int, token: str, domain: str) -> Connection:
-    """«Сохранить настройки»: an empty token keeps the stored one (the form never shows it)."""
+    """«Сохранить настройки»: connect, or change the token and/or the domain in place.
+
+    An empty token keeps the stored one (the form never shows it). A change keeps the project
+    connected: the row is updated, never deleted and recreated."""
     current = await get(db, project_id)
+    url, token = _validated(token, domain, connected=current is not None)
+    fresh = {"base_url": url, "checked_at": None, "check_result": ""}
+    if current is None:
+        row = {"project_id": project_id, "api_token": token, "api": "", **fresh}
+        await db.upsert(pbx_connections, {**row, "connected_at": clock.now()}, keys=("project_id",))
+    else:
+        token = token or current["api_token"]
+        if (url, token) == (current["base_url"], current["api_token"]):
+            return current
+        # Another PBX may speak another API; the same PBX with a new token does not.
+        api = current["api"] if url == current["base_url"] else ""
+        await db.execute(
+            pbx_connections.update()
+            .where(pbx_connections.c.project_id == project_id)
+            .values(api_token=token, api=api, **fresh)
+        )
+    saved = await get(db, project_id)
+    assert saved is not None
+    return saved
+
+
+def _validated(token: str, domain: str, *, connected: bool) -> tuple[str, str]:
+    """The PBX's base URL and the token (empty: keep the stored one), or every field's error."""
     token = token.strip()
-    errors = {}
-    if not token and current is None:
+    errors: dict[str, str] = {}
+    if not token and not connected:
         errors["token"] = _("Вставьте API token из настроек интеграции в кабинете МегаФон.")
     elif token and (len(token) > 300 or any(c.isspace() for c in token)):
         errors["token"] = _("API token — одна строка без пробелов.")
+    url = ""
     try:
         url = pbx_base_url(domain)
     except ValidationError as e:
         errors.update(e.errors)
     if errors:
         raise ValidationError(errors)
-    values = {
-        "base_url": url,
-        "api_token": token or (current["api_token"] if current else ""),
-        "api": "",
-        "connected_at": clock.now(),
-        "checked_at": None,
-        "check_result": "",
-    }
-    await db.upsert(pbx_connections, {"project_id": project_id, **values}, keys=("project_id",))
-    saved = await get(db, project_id)
-    assert saved is not None
-    return saved
+    return url, token
 
 
 async def disconnect(db: Database, project_id: int) -> None:

@@ -46,7 +46,8 @@ async def index(request: Request) -> Response:
 
 @admin_required
 async def megafon(request: Request) -> Response:
-    """The MegaFon form: «API token», «Megafon domain», «Сохранить настройки»."""
+    """The MegaFon form: «API token», «Megafon domain», «Сохранить настройки»; with `?edit`
+    it changes a connected PBX's token or domain."""
     if request.method == "GET":
         return await _megafon_page(request)
     form = await request.form()
