@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,6 +12,7 @@ from starlette.responses import Response
 from core import employees
 from core.errors import PermissionDenied
 from core.i18n import gettext as _
+from web.urls import path_for
 
 View = Callable[[Request], Awaitable[Response]]
 SESSION_KEY = "user_id"
@@ -21,9 +21,9 @@ SESSION_KEY = "user_id"
 class NotAuthenticated(Exception):
     """No one is signed in; `web/errors.py` answers with a redirect to the login page."""
 
-    def __init__(self, next_url: str) -> None:
-        super().__init__(next_url)
-        self.login_url = "/login?next=" + quote(next_url, safe="/")
+    def __init__(self, login_url: str) -> None:
+        super().__init__(login_url)
+        self.login_url = login_url
 
 
 def sign_in(request: Request, user: Mapping[str, Any]) -> None:
@@ -41,7 +41,9 @@ async def _load_user(request: Request) -> Mapping[str, Any]:
     if user is None:
         request.session.clear()
         next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise NotAuthenticated(next_url if request.method == "GET" else "/")
+        if request.method != "GET":
+            next_url = path_for(request, "home")
+        raise NotAuthenticated(path_for(request, "login", query={"next": next_url}))
     request.state.user = user
     return user
 

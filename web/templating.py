@@ -1,4 +1,4 @@
-"""Jinja2 with gettext, the CSRF token and the domain's labels available in every template."""
+"""Jinja2 with gettext, the CSRF token, `url_for` and the domain's labels in every template."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
@@ -14,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from core import clients, dialogs, employees, phones, projects, reactions
 from core.i18n import LANGUAGES, current_language, gettext, ngettext, pgettext
 from core.telephony import calls, inbox
+from web.urls import path_for, with_query
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 MOSCOW = timezone(timedelta(hours=3))  # the teams we serve read times in Moscow time
@@ -33,6 +35,19 @@ def _duration(seconds: int | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+@pass_context
+def _url_for(context: Context, name: str, /, **path_params: Any) -> str:
+    """`url_for` in templates: the path of a named route (see `web/urls.py` for why a path).
+    None parameters are left out, so one form can serve `client_edit` and `client_new`."""
+    params = {k: v for k, v in path_params.items() if v is not None}
+    return path_for(context["request"], name, **params)
+
+
+def _query(path: str, **params: Any) -> str:
+    """`url_for('clients') | query(q=q)`: a query string, empty values left out."""
+    return with_query(path, params)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -48,7 +63,9 @@ def _environment() -> Environment:
     env.filters["phone"] = phones.display
     env.filters["time"] = _format_time
     env.filters["duration"] = _duration
+    env.filters["query"] = _query
     env.globals.update(
+        url_for=_url_for,  # before Jinja2Templates', which would give absolute URLs
         role_label=employees.role_label,
         call_method_label=employees.call_method_label,
         client_type_label=clients.client_type_label,

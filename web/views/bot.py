@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core import reactions
 from core.errors import ValidationError
 from web.auth import admin_required
 from web.forms import text
 from web.templating import render
+from web.urls import redirect
 
 
 async def _page(request: Request, status: int = 200, **extra: Any) -> Response:
@@ -61,7 +62,7 @@ async def _save(request: Request) -> Response:
         )
     except ValidationError as e:
         return await _page(request, 422, form={**values, "id": reaction_id}, errors=e.errors)
-    return RedirectResponse("/bot?saved=1", status_code=303)
+    return redirect(request, "bot", query={"saved": 1})
 
 
 @admin_required
@@ -70,4 +71,4 @@ async def delete(request: Request) -> Response:
     await reactions.delete_reaction(
         request.state.db, request.state.user["project_id"], request.path_params["reaction_id"]
     )
-    return RedirectResponse("/bot?saved=deleted", status_code=303)
+    return redirect(request, "bot", query={"saved": "deleted"})

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core import clients, dialogs, employees, events, variables
 from core.errors import Conflict, NotFound, ValidationError, describe
@@ -17,6 +17,7 @@ from web.auth import login_required
 from web.forms import optional_int, query_int, text
 from web.htmx import wants_fragment
 from web.templating import render
+from web.urls import redirect
 
 
 async def _staff(request: Request) -> list[employees.Employee]:
@@ -79,7 +80,7 @@ async def create(request: Request) -> Response:
         )
     except ValidationError as e:
         return await _form(request, form, errors=e.errors, status=422)
-    return RedirectResponse(f"/clients/{client_id}", status_code=303)
+    return redirect(request, "client", client_id=client_id)
 
 
 async def _card_context(request: Request, client_id: int) -> dict[str, Any]:
@@ -117,7 +118,7 @@ async def edit(request: Request) -> Response:
         await clients.update_client(db, project_id, client["id"], _client_input(form))
     except ValidationError as e:
         return await _form(request, form, client=client, errors=e.errors, status=422)
-    return RedirectResponse(f"/clients/{client['id']}", status_code=303)
+    return redirect(request, "client", client_id=client["id"])
 
 
 async def _variables_fragment(
@@ -140,7 +141,7 @@ async def _variables_fragment(
             {**await _card_context(request, client_id), **context},
             status,
         )
-    return RedirectResponse(f"/clients/{client_id}#variables", status_code=303)
+    return redirect(request, "client", fragment="variables", client_id=client_id)
 
 
 @login_required
@@ -202,7 +203,7 @@ async def add_note(request: Request) -> Response:
         return render(
             request, "clients/_note_added.html", {"client": {"id": client_id}, "message": message}
         )
-    return RedirectResponse(f"/clients/{client_id}#dialog-end", status_code=303)
+    return redirect(request, "client", fragment="dialog-end", client_id=client_id)
 
 
 @login_required

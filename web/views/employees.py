@@ -7,13 +7,14 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core import employees
 from core.errors import ValidationError
 from web.auth import admin_required
 from web.forms import text
 from web.templating import render
+from web.urls import redirect
 
 
 def _input(form: FormData) -> employees.EmployeeInput:
@@ -63,7 +64,7 @@ async def create(request: Request) -> Response:
         )
     except ValidationError as e:
         return _form(request, form, errors=e.errors, status=422)
-    return RedirectResponse("/employees?saved=1", status_code=303)
+    return redirect(request, "employees", query={"saved": 1})
 
 
 @admin_required
@@ -84,13 +85,13 @@ async def edit(request: Request) -> Response:
         )
     except ValidationError as e:
         return _form(request, form, employee=employee, errors=e.errors, status=422)
-    return RedirectResponse("/employees?saved=1", status_code=303)
+    return redirect(request, "employees", query={"saved": 1})
 
 
 @admin_required
 async def set_active(request: Request) -> Response:
     """Deactivate an employee (they can no longer sign in) or bring them back."""
-    active = request.url.path.endswith("/activate")
+    active = request.scope["route"].name == "employee_activate"
     await employees.set_active(
         request.state.db,
         request.state.user["project_id"],
@@ -98,7 +99,7 @@ async def set_active(request: Request) -> Response:
         active,
         acting_user_id=request.state.user["id"],
     )
-    return RedirectResponse("/employees", status_code=303)
+    return redirect(request, "employees")
 
 
 @admin_required

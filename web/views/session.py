@@ -13,19 +13,20 @@ from web.auth import sign_in, sign_out
 from web.forms import safe_next, text
 from web.i18n import COOKIE
 from web.templating import render
+from web.urls import path_for, redirect
 
 
 async def home(request: Request) -> Response:
     """The front door: setup on a fresh install, otherwise the client list."""
     if await employees.setup_needed(request.state.db):
-        return RedirectResponse("/setup", status_code=303)
-    return RedirectResponse("/clients", status_code=303)
+        return redirect(request, "setup")
+    return redirect(request, "clients")
 
 
 async def setup(request: Request) -> Response:
     """Create the project and its first admin; only while the install has no employee."""
     if not await employees.setup_needed(request.state.db):
-        return RedirectResponse("/login", status_code=303)
+        return redirect(request, "login")
     if request.method == "GET":
         return render(request, "auth/setup.html", {"form": {}, "errors": {}})
     form = await request.form()
@@ -41,15 +42,15 @@ async def setup(request: Request) -> Response:
     except ValidationError as e:
         return render(request, "auth/setup.html", {"form": form, "errors": e.errors}, 422)
     sign_in(request, user)
-    return RedirectResponse("/settings", status_code=303)
+    return redirect(request, "settings")
 
 
 async def login(request: Request) -> Response:
     """Sign in with email and password."""
-    next_url = safe_next(request.query_params.get("next"))
+    next_url = safe_next(request.query_params.get("next"), path_for(request, "clients"))
     if request.method == "GET":
         if await employees.setup_needed(request.state.db):
-            return RedirectResponse("/setup", status_code=303)
+            return redirect(request, "setup")
         return render(request, "auth/login.html", {"email": "", "next": next_url})
     form = await request.form()
     try:
@@ -60,19 +61,19 @@ async def login(request: Request) -> Response:
         context = {"email": text(form, "email"), "next": next_url, "error": e.message}
         return render(request, "auth/login.html", context, 401)
     sign_in(request, user)
-    return RedirectResponse(safe_next(text(form, "next")), status_code=303)
+    return RedirectResponse(safe_next(text(form, "next"), path_for(request, "clients")), 303)
 
 
 async def logout(request: Request) -> Response:
     """End the session."""
     sign_out(request)
-    return RedirectResponse("/login", status_code=303)
+    return redirect(request, "login")
 
 
 async def language(request: Request) -> Response:
     """Remember the chosen interface language and go back where the person was."""
     form = await request.form()
-    response = RedirectResponse(safe_next(text(form, "next"), "/"), status_code=303)
+    response = RedirectResponse(safe_next(text(form, "next"), path_for(request, "home")), 303)
     chosen = text(form, "language")
     if chosen in LANGUAGES:
         response.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax")

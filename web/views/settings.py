@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core import projects
 from core.errors import ValidationError
 from web.auth import admin_required
 from web.templating import render
+from web.urls import redirect
 
 
 async def _page(request: Request, status: int = 200, **extra: object) -> Response:
@@ -34,7 +35,7 @@ async def generate_key(request: Request) -> Response:
     project = await projects.get_project(request.state.db, request.state.user["project_id"])
     if not project["api_key"]:
         await projects.generate_api_key(request.state.db, project["id"])
-    return RedirectResponse("/settings?saved=key#api-key", status_code=303)
+    return redirect(request, "settings", query={"saved": "key"}, fragment="api-key")
 
 
 @admin_required
@@ -43,7 +44,7 @@ async def regenerate_key(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "settings/regenerate.html")
     await projects.generate_api_key(request.state.db, request.state.user["project_id"])
-    return RedirectResponse("/settings?saved=key#api-key", status_code=303)
+    return redirect(request, "settings", query={"saved": "key"}, fragment="api-key")
 
 
 @admin_required
@@ -58,4 +59,4 @@ async def messengers(request: Request) -> Response:
         )
     except ValidationError as e:
         return await _page(request, 422, errors=e.errors)
-    return RedirectResponse("/settings?saved=messengers#messengers", status_code=303)
+    return redirect(request, "settings", query={"saved": "messengers"}, fragment="messengers")

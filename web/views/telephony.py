@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core import projects
 from core.errors import ValidationError
@@ -14,12 +14,7 @@ from web.auth import admin_required
 from web.forms import text
 from web.htmx import wants_fragment
 from web.templating import render
-
-
-def webhook_address(request: Request) -> str:
-    """Our absolute `/megafon_webhook` address, for «Адрес вашей CRM»."""
-    public = request.state.settings.public_url or str(request.base_url).rstrip("/")
-    return public + "/megafon_webhook"
+from web.urls import public_url_for, redirect
 
 
 async def _megafon_page(request: Request, status: int = 200, **extra: object) -> Response:
@@ -29,7 +24,7 @@ async def _megafon_page(request: Request, status: int = 200, **extra: object) ->
         "connection": current,
         "masked_token": connection.masked(current["api_token"]) if current else "",
         "project": await projects.get_project(request.state.db, project_id),
-        "webhook_address": webhook_address(request),
+        "webhook_address": public_url_for(request, "megafon_webhook"),
         "saved": request.query_params.get("saved"),
         "editing": current is None or request.query_params.get("edit") is not None,
         **extra,
@@ -62,7 +57,7 @@ async def megafon(request: Request) -> Response:
         return await _megafon_page(
             request, 422, errors=e.errors, domain=text(form, "domain"), editing=True
         )
-    return RedirectResponse("/telephony/megafon?saved=1", status_code=303)
+    return redirect(request, "telephony_megafon", query={"saved": 1})
 
 
 @admin_required
@@ -93,4 +88,4 @@ async def check(request: Request) -> Response:
 async def disconnect(request: Request) -> Response:
     """«Отключить»: the CRM stops calling the PBX; nothing else is deleted."""
     await connection.disconnect(request.state.db, request.state.user["project_id"])
-    return RedirectResponse("/telephony?saved=disconnected", status_code=303)
+    return redirect(request, "telephony", query={"saved": "disconnected"})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from core.telephony import inbox
 from web.auth import admin_required
 from web.forms import query_int
 from web.templating import render
+from web.urls import redirect
 
 
 @admin_required
@@ -37,6 +38,9 @@ async def rerun(request: Request) -> Response:
     receipt = await inbox.rerun(
         request.state.db, request.state.user["project_id"], request.path_params["delivery_id"]
     )
-    return RedirectResponse(
-        f"/webhooks?rerun={receipt.result}#delivery-{receipt.delivery_id}", status_code=303
+    return redirect(
+        request,
+        "webhooks",
+        query={"rerun": receipt.result},
+        fragment=f"delivery-{receipt.delivery_id}",
     )
