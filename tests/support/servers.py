@@ -81,9 +81,7 @@ class AppProcess:
     """`python -m web serve` in a process of its own, as in production: a real SIGTERM stops it,
     and its log is kept (`log`)."""
 
-    def __init__(
-        self, database_url: str, port: int | None = None, *args: str, **env: str
-    ) -> None:
+    def __init__(self, database_url: str, port: int | None = None, *args: str, **env: str) -> None:
         self.port = port or free_port()
         self.args = args  # more options of `serve`
         self.url = f"http://127.0.0.1:{self.port}"
