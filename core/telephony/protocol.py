@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from core.errors import ValidationError
+from core.errors import ErrorKind, ValidationError
 
 
 class Command(StrEnum):
@@ -83,6 +83,12 @@ REQUIRED = {
 
 class InvalidWebhook(ValidationError):
     """The webhook lacks required fields or carries values that cannot be read."""
+
+    kind = ErrorKind.MALFORMED
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.message = "Invalid parameters"  # the PBX's own words (PROTOCOL.md §1.6)
 
 
 @dataclass(frozen=True)
