@@ -9,7 +9,7 @@ from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
-from core import clock, phones, search
+from core import clock, paging, phones, search
 from core.db import Database, prepared
 from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
@@ -208,9 +208,9 @@ async def find_clients(
     bounds = search.query_range(query)
     if bounds is None:
         listing = _listing().where(clients.c.project_id == project_id)
-        if before is not None:
-            listing = listing.where(clients.c.id < before)
-        rows = await db.fetch_all(listing.order_by(clients.c.id.desc()).limit(limit + 1))
+        rows, next_before = await paging.newest_first(
+            db, listing, clients.c.id, before=before, limit=limit
+        )
     else:
         matches = (
             sa.select(search_terms.c.client_id)
@@ -221,16 +221,11 @@ async def find_clients(
             )
             .distinct()
         )
-        if before is not None:
-            matches = matches.where(search_terms.c.client_id < before)
-        ids = [
-            r["client_id"]
-            for r in await db.fetch_all(
-                matches.order_by(search_terms.c.client_id.desc()).limit(limit + 1)
-            )
-        ]
+        found, next_before = await paging.newest_first(
+            db, matches, search_terms.c.client_id, before=before, limit=limit
+        )
+        ids = [r["client_id"] for r in found]
         rows = await db.fetch_all(
             _listing().where(clients.c.id.in_(ids)).order_by(clients.c.id.desc())
         )
-    page = cast(list[Client], rows[:limit])
-    return ClientPage(page, page[-1]["id"] if len(rows) > limit and page else None)
+    return ClientPage(cast(list[Client], rows), next_before)

@@ -9,7 +9,7 @@ from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
-from core import clock, events, reactions
+from core import clock, events, paging, reactions
 from core.clients import get_client
 from core.db import Database, prepared
 from core.errors import ValidationError
@@ -149,8 +149,7 @@ async def dialog(
     query = _with_author().where(
         messages.c.client_id == client_id, messages.c.project_id == project_id
     )
-    if before is not None:
-        query = query.where(messages.c.id < before)
-    rows = await db.fetch_all(query.order_by(messages.c.id.desc()).limit(limit + 1))
-    page = cast(list[Message], rows[:limit][::-1])
-    return DialogPage(page, page[0]["id"] if len(rows) > limit and page else None)
+    rows, earlier_before = await paging.newest_first(
+        db, query, messages.c.id, before=before, limit=limit
+    )
+    return DialogPage(cast(list[Message], rows[::-1]), earlier_before)

@@ -19,7 +19,7 @@ from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
-from core import clock
+from core import clock, paging
 from core.db import Database, prepared
 from core.errors import NotFound
 from core.i18n import gettext as _
@@ -255,11 +255,9 @@ async def journal(
     query = webhook_deliveries.select().where(webhook_deliveries.c.project_id == project_id)
     if result is not None and result in _RESULTS:
         query = query.where(webhook_deliveries.c.result == _RESULTS[result].value)
-    if before is not None:
-        query = query.where(webhook_deliveries.c.id < before)
-    rows = await db.fetch_all(query.order_by(webhook_deliveries.c.id.desc()).limit(limit + 1))
+    rows, next_before = await paging.newest_first(
+        db, query, webhook_deliveries.c.id, before=before, limit=limit
+    )
     for row in rows:
         row["fields"] = json.loads(row["payload"])
-    deliveries = cast(list[Delivery], rows)
-    more = len(deliveries) > limit
-    return deliveries[:limit], deliveries[limit - 1]["id"] if more else None
+    return cast(list[Delivery], rows), next_before
