@@ -73,7 +73,7 @@ async def prepare(url: str, streams: int) -> tuple[str, list[int]]:
                 "Оператор",
                 "operator@example.ru",
                 password=PASSWORD,
-                call_method=employees.CALLS_MEGAFON,
+                call_method=employees.CallMethod.MEGAFON,
                 pbx_user="operator",
             ),
         )

@@ -31,7 +31,6 @@ class ClientType(StrEnum):
     FACEBOOK = Messenger.FACEBOOK.value
 
 
-TELEPHONY = ClientType.TELEPHONY  # the name callers outside core (tests) were written with
 _CLIENT_TYPES = {t.value: t for t in ClientType}
 
 

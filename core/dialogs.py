@@ -26,9 +26,6 @@ class MessageKind(StrEnum):
     OUTGOING = "outgoing"  # to the client, by messenger
 
 
-# The names that callers outside core (tests) were written with.
-NOTE, SYSTEM = MessageKind.NOTE, MessageKind.SYSTEM
-INCOMING, OUTGOING = MessageKind.INCOMING, MessageKind.OUTGOING
 _KINDS = {k.value: k for k in MessageKind}
 MAX_TEXT = 4000
 PAGE_SIZE = 100

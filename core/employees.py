@@ -34,9 +34,6 @@ class CallMethod(StrEnum):
     MEGAFON = "megafon_api"  # the PBX rings the employee, then the client
 
 
-# The names that callers outside core (tests, benchmarks) were written with.
-CALLS_DISABLED, CALLS_APP, CALLS_MEGAFON = CallMethod.DISABLED, CallMethod.APP, CallMethod.MEGAFON
-
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PBX_LOGIN = re.compile(r"^[a-z0-9._\-]+(@[a-z0-9.\-]+\.[a-z]{2,})?$")
 _EXTENSION = re.compile(r"^\d{2,6}$")

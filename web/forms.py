@@ -22,7 +22,7 @@ def query_int(request: Request, name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def safe_next(url: str | None, default: str = "/clients") -> str:
+def safe_next(url: str | None, default: str) -> str:
     """Only local paths: a login link must not send people to another site."""
     if url and url.startswith("/") and not url.startswith("//") and "\\" not in url:
         return url

@@ -113,7 +113,7 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
         )
     if text:
         await dialogs.add_message(
-            db, project_id, client_id, dialogs.SYSTEM, text, client_checked=True
+            db, project_id, client_id, dialogs.MessageKind.SYSTEM, text, client_checked=True
         )
 
 

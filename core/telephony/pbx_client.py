@@ -34,7 +34,6 @@ class Api(StrEnum):
     LEGACY = "legacy"  # the older form API, `/sys/crm_api.wcgp`
 
 
-REST, LEGACY = Api.REST, Api.LEGACY  # the names that callers outside core (tests) use
 _ID_IN_TEXT = re.compile(r"""["']?(?:callid|uuid|CallID|call_id)["']?\s*[:=]\s*["']?([\w.:-]+)""")
 _PLAIN_ID = re.compile(r"[\w.:-]{1,100}")
 

@@ -15,7 +15,7 @@ async def test_a_callback_by_phone_lands_in_the_dialog_with_extra_params_as_vari
         admin["project_id"],
         {"client_phone": "8 (916) 123-45-67", "message": "оплата получена", "order": "A-17"},
     )
-    assert message["client_id"] == client["id"] and message["kind"] == dialogs.SYSTEM
+    assert message["client_id"] == client["id"] and message["kind"] == dialogs.MessageKind.SYSTEM
     assert {v["name"]: v["value"] for v in await variables.list_variables(db, client["id"])} == {
         "order": "A-17"
     }

@@ -10,8 +10,10 @@ pytestmark = pytest.mark.anyio
 async def test_the_dialog_shows_messages_in_time_order_newest_at_the_bottom(db):
     admin = await builders.admin(db)
     pid, client = admin["project_id"], await builders.client(db, admin["project_id"])
-    await dialogs.add_message(db, pid, client["id"], dialogs.INCOMING, "Здравствуйте")
-    await dialogs.add_message(db, pid, client["id"], dialogs.SYSTEM, "megafon_call_event ACCEPTED")
+    await dialogs.add_message(db, pid, client["id"], dialogs.MessageKind.INCOMING, "Здравствуйте")
+    await dialogs.add_message(
+        db, pid, client["id"], dialogs.MessageKind.SYSTEM, "megafon_call_event ACCEPTED"
+    )
     note = await dialogs.add_note(db, pid, client["id"], admin["id"], "  перезвонить завтра ")
     assert note["text"] == "перезвонить завтра" and note["author_name"] == admin["name"]
     page = await dialogs.dialog(db, pid, client["id"])
@@ -27,7 +29,9 @@ async def test_long_dialogs_load_earlier_pages(db):
     admin = await builders.admin(db)
     pid, client = admin["project_id"], await builders.client(db, admin["project_id"])
     for i in range(5):
-        await dialogs.add_message(db, pid, client["id"], dialogs.INCOMING, f"сообщение {i}")
+        await dialogs.add_message(
+            db, pid, client["id"], dialogs.MessageKind.INCOMING, f"сообщение {i}"
+        )
     last = await dialogs.dialog(db, pid, client["id"], limit=2)
     assert [m["text"] for m in last.messages] == ["сообщение 3", "сообщение 4"]
     earlier = await dialogs.dialog(db, pid, client["id"], before=last.earlier_before, limit=2)

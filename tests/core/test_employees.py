@@ -54,7 +54,7 @@ async def test_passwords_are_argon2_hashes_and_sign_in_checks_them(db):
 async def test_pbx_user_may_be_a_login_an_extension_or_a_direct_number(db, typed, stored):
     admin = await builders.admin(db)
     employee = await builders.manager(
-        db, admin["project_id"], call_method=employees.CALLS_MEGAFON, pbx_user=typed
+        db, admin["project_id"], call_method=employees.CallMethod.MEGAFON, pbx_user=typed
     )
     assert employee["pbx_user"] == stored
 
@@ -64,7 +64,7 @@ async def test_calls_via_megafon_api_require_a_valid_pbx_user(db):
     for bad in ["", "кто-то там", "a b c"]:
         with pytest.raises(ValidationError) as error:
             await builders.manager(
-                db, admin["project_id"], call_method=employees.CALLS_MEGAFON, pbx_user=bad
+                db, admin["project_id"], call_method=employees.CallMethod.MEGAFON, pbx_user=bad
             )
         assert "pbx_user" in error.value.errors
 
@@ -72,7 +72,7 @@ async def test_calls_via_megafon_api_require_a_valid_pbx_user(db):
 async def test_other_call_methods_keep_no_pbx_user(db):
     admin = await builders.admin(db)
     employee = await builders.manager(
-        db, admin["project_id"], call_method=employees.CALLS_APP, pbx_user="701"
+        db, admin["project_id"], call_method=employees.CallMethod.APP, pbx_user="701"
     )
     assert employee["pbx_user"] is None
 
@@ -145,7 +145,7 @@ async def test_editing_without_a_password_keeps_the_old_one(db):
             name="Анна Новая",
             email="anna@romashka.ru",
             role="admin",
-            call_method=employees.CALLS_MEGAFON,
+            call_method=employees.CallMethod.MEGAFON,
             pbx_user="702",
         ),
     )

@@ -27,7 +27,7 @@ async def test_a_message_queues_a_job_for_each_active_reaction_it_matches(db):
     )
     await reactions.save_reaction(db, project, "megafon_call_status Busy", "z = 3")
     await dialogs.add_message(
-        db, project, ids["maria"], dialogs.SYSTEM, "megafon_call_status Missed"
+        db, project, ids["maria"], dialogs.MessageKind.SYSTEM, "megafon_call_status Missed"
     )
     [job] = await reactions.recent_jobs(db, project)
     assert job["reaction_id"] == missed

@@ -28,7 +28,7 @@ async def manager(
     *,
     name: str = "Иван Петров",
     email: str | None = None,
-    call_method: str = employees.CALLS_DISABLED,
+    call_method: str = employees.CallMethod.DISABLED,
     pbx_user: str = "",
 ) -> dict[str, Any]:
     email = email or f"manager{next(_seq)}@romashka.ru"
@@ -45,7 +45,7 @@ async def client(
     *,
     name: str = "Мария Иванова",
     phone: str = "+7 916 123-45-67",
-    client_type: str = clients.TELEPHONY,
+    client_type: str = clients.ClientType.TELEPHONY,
     responsible_id: int | None = None,
 ) -> dict[str, Any]:
     client_id = await clients.create_client(
@@ -82,7 +82,7 @@ async def call_center(db: Database) -> dict[str, Any]:
         db,
         project,
         email="ivan@romashka.ru",
-        call_method=employees.CALLS_MEGAFON,
+        call_method=employees.CallMethod.MEGAFON,
         pbx_user="ivanov",
     )
     maria = await client(db, project, phone="+7 926 555-01-01")

@@ -302,7 +302,7 @@ def test_a_failing_megafon_call_writes_its_error_into_the_dialog(pair):
         dialogs.add_message,
         pair.ids["project"],
         pair.ids["client"],
-        dialogs.INCOMING,
+        dialogs.MessageKind.INCOMING,
         "Перезвоните мне",
     )
     last = eventually(lambda: pair.dialog(pair.ids["client"])[-1].startswith("megafon_call:"))

@@ -82,7 +82,7 @@ def test_the_card_shows_client_details_variables_and_dialog(browser, admin):
         dialogs.add_message,
         admin["project_id"],
         client["id"],
-        dialogs.SYSTEM,
+        dialogs.MessageKind.SYSTEM,
         "megafon_call_event ACCEPTED",
     )
     card = browser.get(f"/clients/{client['id']}")

@@ -84,7 +84,7 @@ def crm(database_url: str) -> Iterator[Crm]:
             ids["project"],
             name="Пётр Сидоров",
             email="petr@romashka.ru",
-            call_method=employees.CALLS_MEGAFON,
+            call_method=employees.CallMethod.MEGAFON,
             pbx_user="702",
         )
         other = await builders.admin(db, project="Лютик", email="olga@lutik.ru")

@@ -45,7 +45,7 @@ def _client_input(form: Any) -> clients.ClientInput:
     return clients.ClientInput(
         name=text(form, "name"),
         phone=text(form, "phone"),
-        client_type=text(form, "client_type") or clients.TELEPHONY,
+        client_type=text(form, "client_type") or clients.ClientType.TELEPHONY,
         responsible_id=optional_int(form, "responsible_id"),
     )
 
@@ -71,7 +71,10 @@ async def _form(
 async def create(request: Request) -> Response:
     """Add a client by hand."""
     if request.method == "GET":
-        defaults = {"client_type": clients.TELEPHONY, "responsible_id": request.state.user["id"]}
+        defaults = {
+            "client_type": clients.ClientType.TELEPHONY,
+            "responsible_id": request.state.user["id"],
+        }
         return await _form(request, defaults)
     form = await request.form()
     try:

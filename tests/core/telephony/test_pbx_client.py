@@ -8,8 +8,7 @@ import pytest
 
 from core.errors import ValidationError
 from core.telephony.pbx_client import (
-    LEGACY,
-    REST,
+    Api,
     PbxBadToken,
     PbxClient,
     PbxFailed,
@@ -54,7 +53,7 @@ def rest_only(response):
 async def test_every_make_call_reply_shape_is_a_success(response, callid):
     client = pbx(rest_only(response))
     assert await client.make_call("ivanov", "79265550101") == callid
-    assert client.api == REST
+    assert client.api == Api.REST
 
 
 async def test_a_pbx_without_rest_is_called_on_the_legacy_api_and_remembered():
@@ -75,7 +74,7 @@ async def test_a_pbx_without_rest_is_called_on_the_legacy_api_and_remembered():
 
     client = pbx(handler)
     assert await client.make_call("ivanov", "79265550101") == "u-1"
-    assert client.api == LEGACY
+    assert client.api == Api.LEGACY
     assert await client.make_call("ivanov", "79265550101") == "u-1"
     assert seen == ["/crmapi/v1/makecall", "/sys/crm_api.wcgp", "/sys/crm_api.wcgp"]
 

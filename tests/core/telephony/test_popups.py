@@ -15,7 +15,11 @@ async def office(db):
     """Анна (no PBX login), Иван (`ivanov`), Пётр (`702`) and Мария calling."""
     ids = await builders.call_center(db)
     petr = await builders.manager(
-        db, ids["project"], name="Пётр Сидоров", call_method=employees.CALLS_MEGAFON, pbx_user="702"
+        db,
+        ids["project"],
+        name="Пётр Сидоров",
+        call_method=employees.CallMethod.MEGAFON,
+        pbx_user="702",
     )
     users = {u["pbx_user"]: u["id"] for u in await employees.list_employees(db, ids["project"])}
     return {**ids, "ivan": users["ivanov"], "petr": petr["id"]}
