@@ -34,12 +34,23 @@ def path_for(
     **path_params: Any,
 ) -> str:
     """The path of a named route, with an optional query string and fragment."""
-    # Text parameters (a variable's name) may hold any character: quoted, they stay one segment.
-    params = {k: quote(v, safe="") if isinstance(v, str) else v for k, v in path_params.items()}
     scope = request.scope
     root_path: str = scope.get("app_root_path", scope.get("root_path", ""))
-    path = root_path.rstrip("/") + _route_path(scope["router"], name, params)
-    return with_query(path, query, fragment)
+    router: Router = scope["router"]
+    # The same links come back on every render of a page or a live update: built once each.
+    key = (id(router), root_path, name, *path_params.items())
+    path = _paths.get(key)
+    if path is None:
+        # Text parameters (a variable's name) may hold any character: quoted, one segment.
+        params = {k: quote(v, safe="") if isinstance(v, str) else v for k, v in path_params.items()}
+        path = root_path.rstrip("/") + _route_path(router, name, params)
+        if len(_paths) >= 20_000:
+            _paths.clear()
+        _paths[key] = path
+    return with_query(path, query, fragment) if query or fragment else path
+
+
+_paths: dict[tuple[Any, ...], str] = {}
 
 
 def _route_path(router: Router, name: str, params: dict[str, Any]) -> str:
