@@ -14,8 +14,9 @@ import httpx
 from asgi_csrf import asgi_csrf
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.routing import BaseRoute, Match, Mount, Router
+from starlette.routing import Match, Mount, Router
 from starlette.types import Scope
 
 from core import events
@@ -81,7 +82,7 @@ def create_app(settings: Settings) -> Starlette:
             db.after_commit = None
 
     return Starlette(
-        routes=[*machine_routes, static_files, _PeoplesSide(_browser_side(settings))],
+        routes=[*machine_routes, static_files, _PeoplesSide(settings)],
         middleware=[Middleware(UnexpectedErrors, answer=json_answer)],
         exception_handlers=MACHINE_HANDLERS,
         lifespan=lifespan,
@@ -89,49 +90,45 @@ def create_app(settings: Settings) -> Starlette:
 
 
 class _PeoplesSide(Mount):
-    """Every path that is not a machine's: people's pages, and the page for a path nobody
-    has. A machine's path asked the wrong way (a GET to `/megafon_webhook`) stays the
-    machine side's, so it is answered 405 in JSON rather than taken for a missing page."""
+    """People's pages, with what they need and machines do not: a signed session, CSRF
+    protection, their language, error pages. A path nobody has is theirs too (a 404 page), but a
+    machine's path asked the wrong way (a GET to `/megafon_webhook`) stays the machines' side's,
+    so it is answered 405 in JSON rather than taken for a missing page."""
 
-    def __init__(self, app: Starlette) -> None:
-        super().__init__("", app=app)
-        self.pages: list[BaseRoute] = app.router.routes
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("", routes=browser_routes, middleware=_browser_middleware(settings))
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
         if match is Match.FULL:
             inner = {**scope, **child_scope}
-            if all(route.matches(inner)[0] is Match.NONE for route in self.pages):
+            if all(route.matches(inner)[0] is Match.NONE for route in self.routes):
                 return Match.PARTIAL, child_scope  # only if nobody else matched at all
         return match, child_scope
 
 
-def _browser_side(settings: Settings) -> Starlette:
-    """People's pages: a signed session, CSRF protection, their language, error pages.
-    Machines' routes (`machine_routes`) are served beside it, without any of that."""
+def _browser_middleware(settings: Settings) -> list[Middleware]:
     pages = Router(browser_routes)
-    return Starlette(
-        routes=browser_routes,
-        middleware=[
-            Middleware(UnexpectedErrors, answer=page_answer),
-            Middleware(
-                SessionMiddleware,
-                secret_key=settings.secret_key,
-                session_cookie="crm_session",
-                same_site="lax",
-                https_only=settings.https_only_cookies,
-                max_age=14 * 24 * 3600,
-            ),
-            Middleware(
-                asgi_csrf,
-                signing_secret=settings.secret_key,
-                always_protect={pages.url_path_for("login"), pages.url_path_for("setup")},
-                cookie_secure=settings.https_only_cookies,
-            ),
-            Middleware(LanguageMiddleware),
-        ],
-        exception_handlers=BROWSER_HANDLERS,
-    )
+    return [
+        Middleware(UnexpectedErrors, answer=page_answer),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            session_cookie="crm_session",
+            same_site="lax",
+            https_only=settings.https_only_cookies,
+            max_age=14 * 24 * 3600,
+        ),
+        Middleware(
+            asgi_csrf,
+            signing_secret=settings.secret_key,
+            always_protect={pages.url_path_for("login"), pages.url_path_for("setup")},
+            cookie_secure=settings.https_only_cookies,
+        ),
+        Middleware(LanguageMiddleware),
+        # The same handlers as the machines' side, answering with pages (web/errors.py)
+        Middleware(ExceptionMiddleware, handlers=BROWSER_HANDLERS),
+    ]
 
 
 async def _forget_old_events(db: Database) -> None:

@@ -25,7 +25,7 @@ def _with_route(settings: Any, path: str, endpoint: Any, *, machine: bool = Fals
         app.router.routes.insert(0, Route(path, endpoint))
     else:
         browser_side = next(r for r in app.router.routes if isinstance(r, Mount) and r.path == "")
-        browser_side.app.router.routes.append(Route(path, endpoint))  # type: ignore[attr-defined]
+        browser_side.routes.append(Route(path, endpoint))
     return app
 
 
