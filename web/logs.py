@@ -50,5 +50,8 @@ def config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": level, "propagate": True},
+            # a line per request to the PBX only when debugging (the journal shows the calls)
+            "httpx": {"level": level if level == "DEBUG" else "WARNING"},
+            "httpcore": {"level": level if level == "DEBUG" else "WARNING"},
         },
     }
