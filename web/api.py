@@ -9,16 +9,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core import bots, callbacks, projects
+from core.errors import ValidationError
+from core.i18n import gettext as _
 from core.telephony import dialing
-from web.payload import text_fields
+from web.payload import MAX_BODY, Unreadable, UnreadableBody, body_fields
 
 
 async def _params(request: Request) -> dict[str, str]:
-    """Query string, and a form or JSON body: the API accepts all three, like Salebot's."""
-    params = {k.replace("\x00", ""): v.replace("\x00", "") for k, v in request.query_params.items()}
+    """Query string, and a form or JSON body: the API accepts all three, like Salebot's.
+    Every value as text (a null as empty), without NUL characters, which no column takes."""
+    params: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":
-        params.update(await text_fields(request))
-    return params
+        try:
+            params.update(await body_fields(request))
+        except UnreadableBody as e:
+            raise ValidationError.single("body", _unreadable(e.reason)) from e
+    return {
+        str(k).replace("\x00", ""): "" if v is None else str(v).replace("\x00", "")
+        for k, v in params.items()
+    }
+
+
+def _unreadable(reason: Unreadable) -> str:
+    if reason is Unreadable.TOO_LARGE:
+        return _("Тело запроса больше {limit} байт.").format(limit=MAX_BODY)
+    if reason is Unreadable.NOT_JSON:
+        return _("Тело запроса — не JSON.")
+    return _("Ожидался JSON-объект.")
 
 
 async def _project(request: Request) -> Mapping[str, Any] | None:

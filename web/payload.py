@@ -1,49 +1,53 @@
-"""What machines post, read one way: form-urlencoded, multipart or a JSON object, as text.
+"""What machines post, read one way: form-urlencoded, multipart or a JSON object.
 
 The PBX posts forms (PROTOCOL.md §1); some of its documentation prints JSON, and programs
-calling the API send either. Every value comes back as text without NUL characters (no
-database text column takes them); a JSON value that is not a string is kept as its JSON."""
+calling the API send either. `body_fields` parses; each caller turns the values into text as
+its protocol says (the webhook keeps a JSON value as JSON, the API as Salebot's does)."""
 
 from __future__ import annotations
 
 import json
+from enum import StrEnum
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from core.errors import ValidationError
-from core.i18n import gettext as _
-
 MAX_BODY = 64 * 1024  # a webhook or an API call is a few hundred bytes
 
 
-async def text_fields(
-    request: Request, invalid: type[ValidationError] = ValidationError
-) -> dict[str, str]:
-    """The body's fields; `invalid` is raised, naming the field `body`, when it is unreadable."""
+class Unreadable(StrEnum):
+    """Why a body could not be read."""
+
+    TOO_LARGE = "too_large"
+    NOT_JSON = "not_json"
+    NOT_AN_OBJECT = "not_an_object"
+
+
+class UnreadableBody(Exception):
+    """The body is not a form or a JSON object; the caller answers in its protocol's words."""
+
+    def __init__(self, reason: Unreadable) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+async def body_fields(request: Request) -> dict[str, Any]:
+    """The body's fields: text from a form, any JSON value from a JSON object."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         form = await request.form()
-        return {_text(k): _text(v) for k, v in form.items() if isinstance(v, str)}
+        return {k: v for k, v in form.items() if isinstance(v, str)}
     body = await request.body()
     if len(body) > MAX_BODY:
-        message = _("Тело запроса больше {limit} байт.").format(limit=MAX_BODY)
-        raise invalid.single("body", message)
-    text = body.decode("utf-8", errors="replace")
+        raise UnreadableBody(Unreadable.TOO_LARGE)
+    text = body.decode("utf-8-sig", errors="replace")
     if content_type != "application/json" and not text.lstrip().startswith("{"):
-        return {_text(k): _text(v) for k, v in parse_qsl(text, keep_blank_values=True)}
+        return dict(parse_qsl(text, keep_blank_values=True))
     try:
-        data = json.loads(text or "{}")
+        data = json.loads(text)
     except ValueError as e:
-        raise invalid.single("body", _("Тело запроса — не JSON.")) from e
+        raise UnreadableBody(Unreadable.NOT_JSON) from e
     if not isinstance(data, dict):
-        raise invalid.single("body", _("Ожидался JSON-объект."))
-    return {
-        _text(str(k)): _text(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-        for k, v in data.items()
-        if v is not None
-    }
-
-
-def _text(value: str) -> str:
-    return value.replace("\x00", "") if "\x00" in value else value
+        raise UnreadableBody(Unreadable.NOT_AN_OBJECT)
+    return {str(k): v for k, v in data.items()}

@@ -51,3 +51,16 @@ def test_a_wrong_key_is_401_and_a_bad_json_body_is_422(browser, project):
         headers={"content-type": "application/json"},
     )
     assert bad.status_code == 422
+
+
+def test_json_values_are_read_as_salebots_api_reads_them(browser, project):
+    """A null is empty, a BOM is no obstacle, NUL characters are dropped."""
+    response = browser.post(
+        f"/api/{project['key']}/callback",
+        content='\ufeff{"client_id": ' + str(project["client"]["id"]) + ","
+        ' "message": "при\\u0000вет", "city": null}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    page = browser.run(dialogs.dialog, project["project_id"], project["client"]["id"])
+    assert page.messages[-1]["text"] == "привет"

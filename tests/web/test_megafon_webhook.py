@@ -206,6 +206,7 @@ def test_a_regenerated_key_stops_the_old_one_at_once(pbx, browser):
         ({**samples.W8, "status": "Exploded"}, "status"),
         ({**samples.W3, "type": "RINGING"}, "type"),
         ({**samples.W8, "duration": "-5"}, "duration"),
+        ({**samples.W5, "user": "iva\x00nov"}, "user"),  # a NUL is refused, not dropped
     ],
 )
 def test_bad_parameters_are_400_naming_what_is_wrong_and_change_nothing(
@@ -255,3 +256,21 @@ def test_journal_keeps_raw_payloads_and_results(pbx, browser):
     entries, _ = browser.run(inbox.journal, pbx.project_id)
     assert [e["result"] for e in entries] == ["rejected", "duplicate", "ok"]
     assert json.loads(entries[2]["payload"])["link"] == samples.RECORD
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "says"),
+    [
+        ("", "application/json", "the body is not valid JSON"),
+        ("{not json", "application/json", "the body is not valid JSON"),
+        ('["a list"]', "application/json", "the JSON body must be an object"),
+        ("cmd=contact&phone=" + "7" * 70_000, "application/x-www-form-urlencoded", "larger"),
+    ],
+)
+def test_an_unreadable_body_is_400_in_the_pbxs_words(browser, body, content_type, says):
+    response = browser.post(
+        "/megafon_webhook", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "Invalid parameters"
+    assert says in response.json()["details"]["body"]
