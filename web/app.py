@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import logging.config
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from core.db import Database
 from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
+from web import logs
 from web.config import Settings
 from web.errors import (
     BROWSER_HANDLERS,
@@ -34,7 +36,7 @@ from web.errors import (
     page_answer,
 )
 from web.i18n import LanguageMiddleware
-from web.routes import browser_routes, machine_routes, static_files
+from web.routes import browser_routes, machine_routes
 
 log = logging.getLogger("crm")
 
@@ -82,7 +84,7 @@ def create_app(settings: Settings) -> Starlette:
             db.after_commit = None
 
     return Starlette(
-        routes=[*machine_routes, static_files, _PeoplesSide(settings)],
+        routes=[*machine_routes, _PeoplesSide(settings)],
         middleware=[Middleware(UnexpectedErrors, answer=json_answer)],
         exception_handlers=MACHINE_HANDLERS,
         lifespan=lifespan,
@@ -91,20 +93,26 @@ def create_app(settings: Settings) -> Starlette:
 
 class _PeoplesSide(Mount):
     """People's pages, with what they need and machines do not: a signed session, CSRF
-    protection, their language, error pages. A path nobody has is theirs too (a 404 page), but a
-    machine's path asked the wrong way (a GET to `/megafon_webhook`) stays the machines' side's,
-    so it is answered 405 in JSON rather than taken for a missing page."""
+    protection, their language, error pages. A path nobody has is theirs too (a 404 page),
+    except where the machines' side has a say: a machine's path asked the wrong way (a GET to
+    `/megafon_webhook`) is answered 405 in JSON, and one with a slash too many or too few
+    (`/megafon_webhook/`) is redirected to it, as Starlette's router does."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__("", routes=browser_routes, middleware=_browser_middleware(settings))
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
-        if match is Match.FULL:
-            inner = {**scope, **child_scope}
-            if all(route.matches(inner)[0] is Match.NONE for route in self.routes):
-                return Match.PARTIAL, child_scope  # only if nobody else matched at all
-        return match, child_scope
+        if match is not Match.FULL or self._any_match({**scope, **child_scope}):
+            return match, child_scope
+        path = scope["path"]
+        other = {**scope, "path": path[:-1] if path.endswith("/") else path + "/"}
+        if any(r.matches(other)[0] is not Match.NONE for r in machine_routes):
+            return Match.NONE, {}  # the router redirects to the machines' spelling
+        return Match.PARTIAL, child_scope  # a 404 page, unless someone else matched at all
+
+    def _any_match(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
 
 
 def _browser_middleware(settings: Settings) -> list[Middleware]:
@@ -162,5 +170,8 @@ async def _collect_garbage_calmly() -> None:
 
 
 def from_environ() -> Starlette:
-    """The app configured from the environment: the factory uvicorn's worker processes import."""
-    return create_app(Settings.from_environ())
+    """The app configured from the environment: the factory uvicorn's worker processes import
+    (`uvicorn --factory web.app:from_environ` works too, with the app's own logging)."""
+    settings = Settings.from_environ()
+    logging.config.dictConfig(logs.config(settings.log_level))
+    return create_app(settings)

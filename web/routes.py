@@ -93,10 +93,8 @@ browser_routes = [
     # What the PBX sent («Журнал вебхуков»)
     Route("/webhooks", webhooks.journal, name="webhooks"),
     Route("/webhooks/{delivery_id:int}/rerun", webhooks.rerun, methods=POST, name="webhook_rerun"),
+    Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
 ]
-
-# Files as they are: no session or language needed either.
-static_files = Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 machine_routes = [
     # The PBX posts every command here (first: it is the busiest route)

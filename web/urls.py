@@ -41,8 +41,7 @@ def path_for(
     key = (id(router), root_path, name, *path_params.items())
     path = _paths.get(key)
     if path is None:
-        # Text parameters (a variable's name) may hold any character: quoted, one segment.
-        params = {k: quote(v, safe="") if isinstance(v, str) else v for k, v in path_params.items()}
+        params = {k: _quoted(k, v) for k, v in path_params.items()}
         path = root_path.rstrip("/") + _route_path(router, name, params)
         if len(_paths) >= 20_000:
             _paths.clear()
@@ -51,6 +50,12 @@ def path_for(
 
 
 _paths: dict[tuple[Any, ...], str] = {}
+
+
+def _quoted(name: str, value: Any) -> Any:
+    # Text (a variable's name) may hold any character: quoted, it stays one segment. A `path`
+    # (a static file's) keeps its slashes.
+    return quote(value, safe="/" if name == "path" else "") if isinstance(value, str) else value
 
 
 def _route_path(router: Router, name: str, params: dict[str, Any]) -> str:
@@ -62,9 +67,12 @@ def _route_path(router: Router, name: str, params: dict[str, Any]) -> str:
         raise NoMatchFound(name, params) from None
     prefix = ""
     for mount in mounts:  # as Mount.url_path_for builds its part of the path
+        path = params.get("path")  # a mount's own {path} is what follows it, not this one
         prefix_part, params = replace_params(
             mount.path_format, mount.param_convertors, {**params, "path": ""}
         )
+        if path is not None:
+            params["path"] = path
         prefix += prefix_part.rstrip("/")
     return prefix + str(route.url_path_for(name, **params))
 

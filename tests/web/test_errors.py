@@ -91,3 +91,15 @@ def test_machines_get_json_for_wrong_methods_and_unknown_api_actions(browser):
     assert response.status_code == 405 and "error" in response.json()
     response = browser.post("/api/some-key/no_such_action")
     assert response.status_code == 404 and "error" in response.json()
+
+
+def test_a_slash_too_many_is_redirected_on_either_side(browser):
+    response = browser.post("/megafon_webhook/", data={"cmd": "contact"}, follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"].endswith("/megafon_webhook")
+    response = browser.get("/clients/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"].endswith("/clients")
+
+
+def test_a_missing_static_file_is_a_page_for_people(browser):
+    response = browser.get("/static/no-such-file.css")
+    assert response.status_code == 404 and "Такой страницы нет" in text_of(response)
