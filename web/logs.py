@@ -12,8 +12,8 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _API_KEY_IN_PATH = re.compile(r"(/api/)[^/\s?\"']+")
 _TOKEN_VALUE = re.compile(
-    r"(?i)\b(crm_token|api_token|api_key|token|x-api-key|secret_key|password)"
-    r"(\"?'?\s*[:=]\s*\"?'?)([^&\s\"',;}]+)"
+    r"(?i)\b(crm_token|api_token|api_key|token|x-api-key|secret_key|password(?:_hash)?)"
+    r"(\\?\"?'?\s*[:=]\s*\\?\"?'?)([^&\s\"'\\,;}]+)"  # also inside escaped JSON
 )
 
 

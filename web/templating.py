@@ -64,6 +64,7 @@ def _form_for(
     `query` adds a query string, `hx` sends it through htmx as well, `attrs` are further
     attributes. Python rather than a macro: a card's live update renders a dozen of these, and
     a macro imported `with context` is re-run on every render (it doubled the fragment's cost)."""
+    method = method.lower()
     action = escape(with_query(_url_for(context, route, **path_params), query))
     parts = [f'<form method="{escape(method)}" action="{action}"']
     if hx:

@@ -76,3 +76,10 @@ def test_the_servers_log_lines_carry_time_level_logger_and_no_secrets(tmp_path):
     printed = {"CRM работает"}  # what `serve` prints for a person, not log lines
     for line in app.log.splitlines():
         assert LINE.match(line) or any(line.startswith(p) for p in printed) or not line.strip()
+
+
+@pytest.mark.parametrize(
+    "text", ['{\\"crm_token\\": \\"tok_en-9\\"}', "password_hash=tok_en-9", "token: tok_en-9"]
+)
+def test_secrets_inside_escaped_json_and_hashes_are_masked(text):
+    assert "tok_en-9" not in logs.redact(text)

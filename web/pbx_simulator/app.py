@@ -19,7 +19,7 @@ REST_PREFIX = "/crmapi/"
 
 
 def create_simulator(config: SimulatorConfig) -> Starlette:
-    """The simulator as an ASGI app; serve it with uvicorn (or `tests/live_server.py`)."""
+    """The simulator as an ASGI app; serve it with uvicorn (or `tests/support/servers.py`)."""
     if not config.users:
         raise ValueError("the simulator needs at least one PBX user")
     routes = [
