@@ -40,4 +40,4 @@ def test_the_check_sees_the_imports_it_forbids():
     assert is_test_module_or_conftest("tests.web.test_live_updates")
     assert is_test_module_or_conftest("tests.test_cli.free_port")
     assert not is_test_module_or_conftest("tests.support.servers")
-    assert not is_test_module_or_conftest("tests.web.pbx_simulator.support")
+    assert not is_test_module_or_conftest("tests.support.simulator")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support.servers import LiveServer
-from tests.web.pbx_simulator.support import CapturingCrm, simulator
+from tests.support.simulator import CapturingCrm, simulator
 
 
 @pytest.fixture

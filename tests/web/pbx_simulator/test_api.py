@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.web.pbx_simulator.support import (
+from tests.support.simulator import (
     API_KEY,
     CRM_KEY,
     CapturingCrm,

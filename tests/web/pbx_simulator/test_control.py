@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 from starlette.testclient import TestClient
 
-from tests.web.pbx_simulator.support import (
+from tests.support.simulator import (
     API_KEY,
     CapturingCrm,
     call_of,

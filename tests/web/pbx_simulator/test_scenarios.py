@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.web.pbx_simulator.support import CRM_KEY, CapturingCrm, call_of, steps
+from tests.support.simulator import CRM_KEY, CapturingCrm, call_of, steps
 from web.pbx_simulator.config import default_users
 from web.pbx_simulator.scenarios import COMPANY_NUMBER, Call
 

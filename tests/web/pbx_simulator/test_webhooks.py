@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.web.pbx_simulator.support import CapturingCrm, rest, simulator, wait_for
+from tests.support.simulator import CapturingCrm, rest, simulator, wait_for
 
 
 def test_a_crm_that_is_down_is_logged_not_fatal(crm: CapturingCrm) -> None:
