@@ -1,7 +1,6 @@
 """A project's MegaFon PBX account («Телефония»): connect, change in place, never show the token
 back, check against our PBX simulator and keep the outcome, disconnect."""
 
-import httpx
 import pytest
 
 from core.errors import ValidationError
@@ -12,18 +11,6 @@ from tests.support.pbx import TOKEN, simulated_pbx
 
 pytestmark = pytest.mark.anyio
 DOMAIN = "https://vats123456.megapbx.ru"
-
-
-@pytest.fixture
-def pbx():
-    with simulated_pbx() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
 
 
 async def project_of(db):

@@ -5,7 +5,6 @@ repeat within 20 seconds, and tells the card how the call goes."""
 import asyncio
 from datetime import timedelta
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -15,22 +14,10 @@ from core.tables import call_requests, users
 from core.telephony import calls, connection, dialing
 from core.telephony.pbx_client import PbxFailed, PbxNotConnected
 from tests.support import builders
-from tests.support.pbx import TOKEN, simulated_pbx
+from tests.support.pbx import TOKEN
 
 pytestmark = pytest.mark.anyio
 MARIA = "79265550101"
-
-
-@pytest.fixture
-def pbx():
-    with simulated_pbx() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def http():
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
 
 
 @pytest.fixture
