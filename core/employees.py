@@ -14,7 +14,7 @@ from core import clock, phones
 from core.db import Database
 from core.errors import Conflict, InvalidCredentials, NotFound, ValidationError
 from core.i18n import gettext as _
-from core.passwords import MIN_LENGTH, Passwords
+from core.passwords import Passwords, password_problem
 from core.projects import create_project, project_by_name
 from core.tables import users
 
@@ -131,8 +131,8 @@ def _clean(data: EmployeeInput, *, new: bool) -> dict[str, Any]:
             values["pbx_user"] = clean_pbx_user(data.pbx_user)
         except ValidationError as e:
             errors.update(e.errors)
-    if (new or data.password) and len(data.password) < MIN_LENGTH:
-        errors["password"] = _("Пароль должен быть не короче 8 символов.")
+    if (new or data.password) and (problem := password_problem(data.password)):
+        errors["password"] = problem
     if errors:
         raise ValidationError(errors)
     return values

@@ -37,6 +37,7 @@ from web.errors import (
 )
 from web.i18n import LanguageMiddleware
 from web.routes import browser_routes, machine_routes
+from web.throttle import LoginThrottle
 
 log = logging.getLogger("crm")
 
@@ -63,9 +64,17 @@ def create_app(settings: Settings) -> Starlette:
             gc.freeze()
             runner = BotRunner(db, pbx_http)
             bots = asyncio.create_task(runner.run_forever())
+            throttle = LoginThrottle(
+                settings.login_limits, settings.redis_url, settings.login_limits_prefix
+            )
             yield {
                 "db": db,
-                "passwords": Passwords(cheap=settings.cheap_passwords),
+                "passwords": Passwords(
+                    cheap=settings.cheap_passwords,
+                    checks=settings.password_checks,
+                    wait=settings.password_wait,
+                ),
+                "throttle": throttle,  # failed sign-ins (web/throttle.py)
                 "settings": settings,
                 "pbx_http": pbx_http,  # one connection pool for every call to the PBX
                 "hub": hub,
@@ -81,6 +90,7 @@ def create_app(settings: Settings) -> Starlette:
             except TimeoutError:
                 log.warning("a bot reaction was still running at shutdown")
             await bus.stop()
+            await throttle.aclose()
             db.after_commit = None
 
     return Starlette(

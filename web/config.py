@@ -24,6 +24,10 @@ class Settings:
     redis_url: str | None = None  # live updates between processes through Redis pub/sub
     sse_ping: float = 15.0  # seconds between keep-alive comments on an idle live stream
     log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR
+    login_limits: str = "5/minute;20/hour"  # failed sign-ins per account and per address
+    login_limits_prefix: str = "crm-login"  # Redis keys of those counts start with it
+    password_checks: int = 2  # argon2 checks at once (64 MB each); the rest queue
+    password_wait: float = 10.0  # seconds a sign-in may queue for its check before a 503
 
     @property
     def pbx_timeouts(self) -> httpx.Timeout:
@@ -47,6 +51,8 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             sse_ping=float(env.get("SSE_PING") or 15.0),
             log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),
+            login_limits=env.get("LOGIN_LIMITS") or "5/minute;20/hour",
+            password_checks=int(env.get("PASSWORD_CHECKS") or 2),
         )
 
 

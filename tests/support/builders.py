@@ -9,7 +9,7 @@ from core import clients, employees, projects
 from core.db import Database
 from core.passwords import Passwords
 
-PASSWORD = "password123"
+PASSWORD = "kitchen-window-42"
 _seq = itertools.count(1)
 _cheap = Passwords(cheap=True)
 

@@ -37,7 +37,7 @@ class Browser(TestClient):
     def passwords(self) -> Any:
         return self.app_state["passwords"]
 
-    def login(self, email: str, password: str = "password123") -> Any:
+    def login(self, email: str, password: str = "kitchen-window-42") -> Any:
         self.get("/login")
         response = self.submit("/login", {"email": email, "password": password})
         assert response.status_code == 200, response.text

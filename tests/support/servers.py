@@ -65,7 +65,7 @@ class LiveBrowser(httpx.Client):
         headers = {"HX-Request": "true", "x-csrftoken": self.csrf_token()}
         return self.request(method, url, data=data, headers=headers)
 
-    def login(self, email: str, password: str = "password123") -> httpx.Response:
+    def login(self, email: str, password: str = "kitchen-window-42") -> httpx.Response:
         response = self.submit("/login", {"email": email, "password": password})
         assert response.status_code == 200, response.text
         return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -9,10 +11,12 @@ from core import employees
 from core.errors import InvalidCredentials, ValidationError
 from core.i18n import LANGUAGES
 from core.i18n import gettext as _
+from core.passwords import PasswordsBusy
 from web.auth import sign_in, sign_out
 from web.forms import safe_next, text
 from web.i18n import COOKIE
 from web.templating import render
+from web.throttle import LoginThrottle
 from web.urls import path_for, redirect
 
 
@@ -53,15 +57,39 @@ async def login(request: Request) -> Response:
             return redirect(request, "setup")
         return render(request, "auth/login.html", {"email": "", "next": next_url})
     form = await request.form()
+    email = text(form, "email")
+    context = {"email": email, "next": next_url}
+    throttle: LoginThrottle = request.state.throttle
+    address = request.client.host if request.client else ""  # uvicorn has read proxy headers
+    wait = await throttle.wait(email, address)
+    if wait:
+        context["error"] = _("Слишком много неудачных попыток входа. %(when)s") % {
+            "when": _try_again_in(wait)
+        }
+        response = render(request, "auth/login.html", context, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         user = await employees.authenticate(
-            request.state.db, request.state.passwords, text(form, "email"), text(form, "password")
+            request.state.db, request.state.passwords, email, text(form, "password")
         )
+    except PasswordsBusy:
+        context["error"] = _("Сервер сейчас занят. Попробуйте ещё раз через несколько секунд.")
+        response = render(request, "auth/login.html", context, 503)
+        response.headers["Retry-After"] = "5"
+        return response
     except InvalidCredentials as e:
-        context = {"email": text(form, "email"), "next": next_url, "error": e.message}
-        return render(request, "auth/login.html", context, 401)
+        await throttle.failed(email, address)
+        return render(request, "auth/login.html", {**context, "error": e.message}, 401)
+    await throttle.succeeded(email)
     sign_in(request, user)
     return RedirectResponse(safe_next(text(form, "next"), path_for(request, "clients")), 303)
+
+
+def _try_again_in(seconds: int) -> str:
+    if seconds < 120:
+        return _("Попробуйте ещё раз через %(seconds)s с.") % {"seconds": seconds}
+    return _("Попробуйте ещё раз через %(minutes)s мин.") % {"minutes": math.ceil(seconds / 60)}
 
 
 async def logout(request: Request) -> Response:
