@@ -1,7 +1,8 @@
 """Running bot reactions (`core.reactions`) and the bots' `megafon_call(client_phone, user)`.
 
 `BotRunner` takes recorded jobs one at a time, oldest first, and runs their calculator lines
-in a worker thread (a `megafon_call` inside waits for the PBX on the event loop). Variables
+in a worker thread (a `megafon_call` inside waits for the PBX on the event loop), so the
+server keeps answering meanwhile; a run is bounded by `calculator.LIMITS`. Variables
 the lines assign are saved on the client; a failure is written to the client's dialog. A job
 that was running when the process stopped is marked failed, never run twice: a call is not
 something to repeat behind anyone's back.
@@ -60,8 +61,11 @@ async def megafon_call(
 class BotRunner:
     """Runs recorded reaction jobs; `run_forever` is started by the app, `run_pending` by tests."""
 
-    def __init__(self, db: Database, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, db: Database, http: httpx.AsyncClient, limits: calculator.Limits | None = None
+    ) -> None:
         self.db, self.http = db, http
+        self.limits = limits  # None: `calculator.LIMITS`
         self.stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -124,7 +128,11 @@ class BotRunner:
             errors: list[str] = []
             call = self._megafon_call(project_id, client_id, errors)
             outcome = await anyio.to_thread.run_sync(
-                calculator.evaluate, reaction["actions"], known, {"megafon_call": call}
+                calculator.evaluate,
+                reaction["actions"],
+                known,
+                {"megafon_call": call},
+                self.limits or calculator.LIMITS,
             )
             if outcome.assigned:
                 await variables.set_variables(self.db, project_id, client_id, outcome.assigned)

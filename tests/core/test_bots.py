@@ -9,7 +9,7 @@ import contextlib
 import httpx
 import pytest
 
-from core import bots, dialogs, employees, reactions, variables
+from core import bots, calculator, dialogs, employees, reactions, variables
 from core.db import Database
 from core.reactions import JobState
 from core.telephony import connection, dialing
@@ -236,3 +236,68 @@ async def test_megafon_call_lands_in_the_dialog_of_the_client_with_that_number(d
         assert [c["phone"] for c in pbx.calls()] == [MARIA, "79265550909"]
     assert (await dialing.get_request(db, project, known.id))["client_id"] == office["maria"]
     assert (await dialing.get_request(db, project, unknown.id))["client_id"] is None
+
+
+async def test_a_run_over_a_limit_stops_and_says_which_limit_and_line(db, office):
+    await reactions.save_reaction(
+        db, office["project"], "раздуй", "x = 1\ny = 'a'.ljust(1500000000)"
+    )
+    await say(db, office, "раздуй")
+    async with no_pbx() as http:
+        assert await bots.BotRunner(db, http).run_pending() == 1
+    [job] = await reactions.recent_jobs(db, office["project"])
+    assert (job["state"], job["result"]) == (
+        JobState.FAILED,
+        "Строка 2: значение больше 10000 символов",
+    )
+    assert (await dialog_of(db, office))[-1] == (
+        "Бот: реакция не выполнена: Строка 2: значение больше 10000 символов"
+    )
+    assert await variables_of(db, office["maria"]) == {}
+
+
+async def test_a_run_places_no_more_than_three_calls(db, office, monkeypatch):
+    placed = []
+
+    async def megafon_call(db, http, project_id, client_phone, user, **kwargs):
+        placed.append(client_phone)
+        return dialing.CallRequest(len(placed), f"call-{len(placed)}", dialing.RequestState.OK)
+
+    monkeypatch.setattr(bots, "megafon_call", megafon_call)
+    lines = "\n".join(f"c{n} = megafon_call('#{{client_phone}}', 'ivanov')" for n in range(4))
+    await reactions.save_reaction(db, office["project"], "звоните", lines)
+    await say(db, office, "звоните")
+    async with no_pbx() as http:
+        assert await bots.BotRunner(db, http).run_pending() == 1
+    assert len(placed) == 3
+    [job] = await reactions.recent_jobs(db, office["project"])
+    message = "Строка 4: больше 3 вызовов megafon_call за один запуск"
+    assert (job["state"], job["result"]) == (JobState.FAILED, message)
+    assert (await dialog_of(db, office))[-1] == f"Бот: реакция не выполнена: {message}"
+
+
+# About 1.5 s of calculation, a line at a time: each stays cheap, the whole run does not.
+HEAVY = (
+    "s = list('ab' * 1000)\n" + "\n".join(["n = len([s.count('z') for c in s])"] * 5) + "\ns = 0"
+)
+
+
+async def test_the_event_loop_keeps_answering_while_a_heavy_reaction_runs(db, office):
+    await reactions.save_reaction(db, office["project"], "считай", HEAVY)
+    await say(db, office, "считай")
+    async with no_pbx() as http:
+        runner = bots.BotRunner(db, http, calculator.Limits(seconds=60))
+        running = asyncio.create_task(runner.run_pending())
+        await asyncio.sleep(0.1)
+        loop = asyncio.get_running_loop()
+        slowest, answered = 0.0, 0
+        while not running.done():
+            started = loop.time()
+            await reactions.recent_jobs(db, office["project"])  # what the «Бот» page reads
+            await asyncio.sleep(0.01)
+            slowest, answered = max(slowest, loop.time() - started), answered + 1
+        assert await running == 1
+    [job] = await reactions.recent_jobs(db, office["project"])
+    assert (job["state"], job["result"]) == (JobState.DONE, "s = 0, n = 2000")
+    assert answered > 10
+    assert slowest < 0.5

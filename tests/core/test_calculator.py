@@ -1,4 +1,6 @@
 import contextlib
+import time
+import tracemalloc
 
 import pytest
 from hypothesis import given, settings
@@ -210,7 +212,7 @@ def test_caller_function_gets_substituted_arguments_and_its_result_is_assigned()
         ("x = len", "Строка 1: ошибка в выражении"),
         ("int('abc')", "Строка 1: не удалось вычислить выражение"),
         ("10 ** 10000000", "Строка 1: не удалось вычислить выражение"),
-        ("'a' * 10000000", "Строка 1: не удалось вычислить выражение"),
+        ("'a' * 10000000", "Строка 1: значение больше 10000 символов"),
     ],
 )
 def test_errors_name_the_line(lines, message):
@@ -281,3 +283,144 @@ def test_a_huge_power_is_refused_at_once_instead_of_holding_the_cpu():
         calculator.evaluate("x = 4000000 ** 4000000", {}, {})
     assert "Строка 1" in raised.value.errors["actions"]
     assert calculator.evaluate("x = 2 ** 10", {}, {}).assigned == {"x": "1024"}
+
+
+# Limits: a run is bounded in lines, calls, time and the size of every value it makes.
+
+SIZE = "Строка {line}: значение больше 10000 символов"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "'a'.ljust(1500000000)",
+        "'a'.center(10**9)",
+        "'a'.rjust(10**9, 'b')",
+        "'1'.zfill(10**9)",
+        "'ab' * 10**9",
+        "10**9 * 'ab'",
+        "[0] * 10**9",
+        "(1, 2) * 10**9",
+        "'%1000000000d' % 1",
+        "'%.1000000000f' % 1.5",
+        "'%*d' % (10**9, 1)",
+        "'%(a)1000000000s' % {'a': 1}",
+        "b'%1000000000d' % 1",
+        "b'ab' * 10**9",
+        "(1).to_bytes(10**9, 'big')",
+        "('\\t' * 100).expandtabs(10**9)",
+        "('a' * 10000).replace('', 'bb' * 5000)",
+        "('a' * 10000).join(['x'] * 10000)",
+        "('a' * 10000).translate({97: 'b' * 10000})",
+    ],
+)
+def test_what_would_make_a_huge_value_is_refused_before_it_is_made(line):
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        message = error_of(f"x = 1\ny = {line}")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert message == SIZE.format(line=2)
+    assert peak < 2_000_000
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    "lines, line",
+    [
+        ("s = 'a' * 10000\nt = s + s", 2),
+        ("s = 'a' * 10000\nt = [s, s]", 2),
+        ("n = 2 ** 9000\nm = n * n * n * n", 2),
+        ("s = 'a' * 10000\nt = str(list(s))", 2),
+        ("l = [1] * 10000\nl.append(2)", 2),
+        ("l = [1] * 6000\nl.extend(l)", 2),
+        ("l = []\nl.append(l)", 2),
+    ],
+)
+def test_a_value_over_the_limit_made_from_allowed_ones_is_refused(lines, line):
+    assert error_of(lines) == SIZE.format(line=line)
+
+
+def test_a_line_that_makes_too_much_in_all_is_stopped_while_it_runs():
+    tracemalloc.start()
+    try:
+        message = error_of("s = 'a' * 9999\nt = len([s + c for c in s])")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert message == "Строка 2: строка создаёт больше 1000000 символов данных"
+    assert peak < 5_000_000
+
+
+def test_values_up_to_the_limit_are_fine():
+    outcome = run("s = 'ab'.ljust(10000)\nn = len(s + '') + len(str(2 ** 100))\nl = list(s)")
+    assert outcome.assigned["n"] == "10031"
+    assert len(outcome.results[2]) == 10000
+
+
+def test_a_block_of_too_many_lines_is_refused_when_saved_and_when_run():
+    lines = "\n".join(f"x{n} = {n}" for n in range(50))
+    calculator.check(lines)
+    assert run("\n\n" + lines + "\n\n").assigned["x49"] == "49"  # blank lines do not count
+    too_many = lines + "\n\nx = 1"
+    with pytest.raises(CalculatorError) as error:
+        calculator.check(too_many)
+    assert error.value.errors == {"actions": "Строка 52: в реакции больше 50 строк"}
+    megafon_call = FakeMegafonCall()
+    with pytest.raises(CalculatorError) as error:
+        calculator.evaluate("megafon_call()\n" + too_many, {}, {"megafon_call": megafon_call})
+    assert error.value.errors == {"actions": "Строка 51: в реакции больше 50 строк"}
+    assert megafon_call.calls == []  # nothing of it ran
+
+
+def test_a_function_is_called_no_more_than_three_times_a_run():
+    megafon_call = FakeMegafonCall()
+    lines = "\n".join(f"c{n} = megafon_call('{n}', 'ivanov')" for n in range(1, 5))
+    with pytest.raises(CalculatorError) as error:
+        calculator.evaluate(lines, {}, {"megafon_call": megafon_call})
+    assert error.value.errors == {
+        "actions": "Строка 4: больше 3 вызовов megafon_call за один запуск"
+    }
+    assert [c[0] for c in megafon_call.calls] == ["1", "2", "3"]
+    in_one_line = "x = [megafon_call(c, 'ivanov') for c in '12345']"
+    with pytest.raises(CalculatorError) as error:
+        calculator.evaluate(in_one_line, {}, {"megafon_call": FakeMegafonCall()})
+    assert error.value.errors == {
+        "actions": "Строка 1: больше 3 вызовов megafon_call за один запуск"
+    }
+
+
+SLOW = "s = list('ab' * 2500)\nx = 1\nn = [s.count('z') for c in s]\ny = 2"
+
+
+def test_a_slow_line_is_stopped_when_the_run_is_out_of_time():
+    started = time.monotonic()
+    with pytest.raises(CalculatorError) as error:
+        calculator.evaluate(SLOW, {}, {}, calculator.Limits(seconds=0.05))
+    assert error.value.errors == {"actions": "Строка 3: реакция считается дольше 0.05 с"}
+    assert time.monotonic() - started < 0.5
+
+
+def test_by_default_a_run_has_two_seconds():
+    slow = "s = list('ab' * 5000)\n" + "\n".join(["n = [s.count('z') for c in s]"] * 49)
+    started = time.monotonic()
+    with pytest.raises(CalculatorError) as error:
+        calculator.evaluate(slow, {}, {})
+    assert "реакция считается дольше 2 с" in error.value.errors["actions"]
+    assert time.monotonic() - started < 2.5
+
+
+def test_the_time_a_function_takes_is_not_the_runs():
+    def megafon_call(*args: object) -> str:
+        time.sleep(0.2)
+        return "call"
+
+    outcome = calculator.evaluate(
+        "a = megafon_call()\nb = 1",
+        {},
+        {"megafon_call": megafon_call},
+        calculator.Limits(seconds=0.1),
+    )
+    assert outcome.assigned == {"a": "call", "b": "1"}
