@@ -400,7 +400,7 @@ def test_a_slow_line_is_stopped_when_the_run_is_out_of_time():
     with pytest.raises(CalculatorError) as error:
         calculator.evaluate(SLOW, {}, {}, calculator.Limits(seconds=0.05))
     assert error.value.errors == {"actions": "Строка 3: реакция считается дольше 0.05 с"}
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1  # the run did not go on for its whole budget
 
 
 def test_by_default_a_run_has_two_seconds():

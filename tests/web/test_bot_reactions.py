@@ -93,4 +93,4 @@ def test_pages_answer_while_a_heavy_reaction_runs(browser, monkeypatch):
         answered.append(time.monotonic() - started)
     assert wait_for_job(browser, project, JobState.DONE)["result"] == "s = 0, n = 2000"
     assert len(answered) >= 3
-    assert max(answered) < 0.5
+    assert max(answered) < 1  # never waited for the ~1.7 s run
