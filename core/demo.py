@@ -132,6 +132,6 @@ async def connect_simulator(db: Database, base_url: str, token: str) -> str | No
     admin = await db.fetch_one(users.select().where(users.c.email == ADMIN_EMAIL))
     if admin is None:
         return None
-    await connection.save(db, admin["project_id"], token, base_url)
+    await connection.save(db, admin["project_id"], token, base_url, allow_private=True)
     project = await projects.get_project(db, admin["project_id"])
     return project["api_key"]

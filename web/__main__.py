@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import os
 import secrets
 import sys
 import threading
@@ -120,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulate-pbx":
         return pbx_simulator.run(args)
     if args.demo:
+        # The demo's PBX is our simulator on 127.0.0.1, an address the CRM otherwise refuses
+        # (worker processes read the same from the environment).
+        os.environ["PBX_ALLOW_PRIVATE"] = "1"
+        settings = dataclasses.replace(settings, pbx_allow_private=True)
         asyncio.run(_demo(settings))
         _start_demo_pbx(settings, args.host, args.port, args.pbx_port or args.port + 10)
     print(f"CRM работает: http://{args.host}:{args.port}/")

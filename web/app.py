@@ -26,6 +26,7 @@ from core.db import Database
 from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
+from core.telephony import public_address
 from web import logs
 from web.config import Settings
 from web.errors import (
@@ -47,7 +48,12 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with (
             Database(settings.database_url) as db,
-            httpx.AsyncClient(follow_redirects=False, timeout=settings.pbx_timeouts) as pbx_http,
+            httpx.AsyncClient(
+                # public addresses only, checked for the address connected to (issue 11)
+                transport=public_address.transport(allow_private=settings.pbx_allow_private),
+                follow_redirects=False,
+                timeout=settings.pbx_timeouts,
+            ) as pbx_http,
         ):
             await migrate(db)
             hub = Hub()  # this process's open live streams

@@ -21,6 +21,7 @@ class Settings:
     cheap_passwords: bool = False  # tests: argon2 with tiny parameters
     https_only_cookies: bool = False
     pbx_timeout: float = 10.0  # seconds for a whole PBX request (connecting: at most 3)
+    pbx_allow_private: bool = False  # let the PBX be at a loopback/private address (simulator)
     redis_url: str | None = None  # live updates between processes through Redis pub/sub
     sse_ping: float = 15.0  # seconds between keep-alive comments on an idle live stream
     log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR
@@ -37,8 +38,8 @@ class Settings:
     def from_environ(
         cls, environ: Mapping[str, str] | None = None, data_dir: Path = Path("data")
     ) -> Settings:
-        """`DATABASE_URL`, `SECRET_KEY`, `PUBLIC_URL`, `PBX_TIMEOUT` and `REDIS_URL`, with
-        embedded defaults under `data/`."""
+        """`DATABASE_URL`, `SECRET_KEY`, `PUBLIC_URL`, `PBX_TIMEOUT`, `PBX_ALLOW_PRIVATE` and
+        `REDIS_URL`, with embedded defaults under `data/`."""
         env = os.environ if environ is None else environ
         database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'crm.sqlite3'}"
         public_url = (env.get("PUBLIC_URL") or "").rstrip("/") or None
@@ -48,6 +49,7 @@ class Settings:
             public_url=public_url,
             https_only_cookies=bool(public_url and public_url.startswith("https://")),
             pbx_timeout=float(env.get("PBX_TIMEOUT") or 10.0),
+            pbx_allow_private=(env.get("PBX_ALLOW_PRIVATE") or "0").strip() == "1",
             redis_url=env.get("REDIS_URL") or None,
             sse_ping=float(env.get("SSE_PING") or 15.0),
             log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),

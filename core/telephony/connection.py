@@ -44,13 +44,19 @@ def masked(token: str) -> str:
     return "•" * 8 + token[-4:] if len(token) > 8 else "•" * 8
 
 
-async def save(db: Database, project_id: int, token: str, domain: str) -> Connection:
+async def save(
+    db: Database, project_id: int, token: str, domain: str, *, allow_private: bool = False
+) -> Connection:
     """«Сохранить настройки»: connect, or change the token and/or the domain in place.
 
     An empty token keeps the stored one (the form never shows it). A change keeps the project
-    connected: the row is updated, never deleted and recreated."""
+    connected: the row is updated, never deleted and recreated. A domain that is a loopback,
+    private or other non-public IP address is refused unless `allow_private`
+    (`PBX_ALLOW_PRIVATE`); the connection itself refuses such addresses, names included."""
     current = await get(db, project_id)
-    url, token = _validated(token, domain, connected=current is not None)
+    url, token = _validated(
+        token, domain, connected=current is not None, allow_private=allow_private
+    )
     fresh = {"base_url": url, "checked_at": None, "check_result": ""}
     if current is None:
         row = {"project_id": project_id, "api_token": token, "api": "", **fresh}
@@ -71,7 +77,7 @@ async def save(db: Database, project_id: int, token: str, domain: str) -> Connec
     return saved
 
 
-def _validated(token: str, domain: str, *, connected: bool) -> tuple[str, str]:
+def _validated(token: str, domain: str, *, connected: bool, allow_private: bool) -> tuple[str, str]:
     """The PBX's base URL and the token (empty: keep the stored one), or every field's error."""
     token = token.strip()
     errors: dict[str, str] = {}
@@ -81,7 +87,7 @@ def _validated(token: str, domain: str, *, connected: bool) -> tuple[str, str]:
         errors["token"] = _("API token — одна строка без пробелов.")
     url = ""
     try:
-        url = pbx_base_url(domain)
+        url = pbx_base_url(domain, allow_private=allow_private)
     except ValidationError as e:
         errors.update(e.errors)
     if errors:

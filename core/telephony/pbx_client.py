@@ -9,7 +9,11 @@ PbxError (CrmError)
 ├── PbxBadToken        401: the API token is wrong or was replaced in the PBX cabinet
 ├── PbxInvalidRequest  400, or an employee the PBX does not know
 ├── PbxUnreachable     no connection, unknown host, a timeout, or a redirect (a wrong domain)
+├── PbxAddressNotAllowed  the address is not a public one (core/telephony/public_address.py)
 └── PbxFailed          5xx, or a reply the protocol does not promise
+
+A message says what went wrong (a status, a short reason, the PBX's own error message when it
+gives one in JSON), never the raw bytes of whatever answered.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +30,7 @@ import httpx
 
 from core.errors import CrmError, ErrorKind, ValidationError
 from core.i18n import gettext as _
+from core.telephony.public_address import NotPublicAddress, is_public, literal
 
 
 class Api(StrEnum):
@@ -85,9 +91,24 @@ class PbxUnreachable(PbxError):
         )
 
 
+class PbxAddressNotAllowed(PbxError):
+    """The PBX's address is, or resolves to, a loopback, private, link-local or other
+    non-public address: the CRM does not send requests there (`PBX_ALLOW_PRIVATE=1` allows)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            _(
+                "Адрес АТС {url} ведёт во внутреннюю сеть (локальный или частный IP-адрес). "
+                "CRM обращается только к АТС с публичным адресом. Проверьте Megafon domain."
+            ).format(url=url)
+        )
+
+
 class PbxFailed(PbxError):
-    def __init__(self, status: int, body: str) -> None:
-        detail = f"HTTP {status}" + (f": {body[:120]}" if body else "")
+    def __init__(self, status: int, reason: str = "") -> None:
+        known = status in HTTPStatus._value2member_map_
+        detail = f"HTTP {status}" + (f" {HTTPStatus(status).phrase}" if known else "")
+        detail += f": {reason}" if reason else ""
         super().__init__(
             _("АТС ответила ошибкой ({detail}). Попробуйте ещё раз через минуту.").format(
                 detail=detail
@@ -95,10 +116,11 @@ class PbxFailed(PbxError):
         )
 
 
-def base_url(raw: str) -> str:
+def base_url(raw: str, *, allow_private: bool = False) -> str:
     """The PBX's address from what an admin pastes: `vats123456.megapbx.ru`, an `https://…`
     address, or the `…/crmapi/v1` address the cabinet shows. Plain `http://` only for
-    loopback addresses (simulators)."""
+    loopback addresses (simulators). An IP address that is not public is refused unless
+    `allow_private` (the connection refuses it anyway: this says so early, next to the field)."""
     text = raw.strip().rstrip("/")
     if not text:
         raise ValidationError.single("domain", _("Укажите адрес вашей АТС."))
@@ -114,6 +136,15 @@ def base_url(raw: str) -> str:
     for suffix in ("/crmapi/v1", "/sys/crm_api.wcgp"):
         if path.lower().endswith(suffix):
             path = path[: -len(suffix)]
+    address = literal(host)
+    if address is not None and not allow_private and not is_public(address):
+        raise ValidationError.single(
+            "domain",
+            _(
+                "{host} — не публичный адрес (локальная или частная сеть). "
+                "Укажите адрес АТС в интернете, например vats123456.megapbx.ru"
+            ).format(host=host),
+        )
     valid_host = re.fullmatch(r"[a-z0-9.-]+|\[[0-9a-f:]+\]|[0-9a-f:]+", host) and "." in host
     if (
         parts.scheme not in ("http", "https")
@@ -196,7 +227,7 @@ class PbxClient:
         response = await self._legacy({"cmd": "accounts"})
         items = _json(response)
         if not isinstance(items, list):
-            raise PbxFailed(response.status_code, response.text)
+            raise PbxFailed(response.status_code, _("ответ не похож на список сотрудников"))
         return [
             PbxUser(str(u.get("name", "")), str(u.get("realName", "")), str(u.get("ext", "")))
             for u in items
@@ -246,6 +277,8 @@ class PbxClient:
             raise PbxUnreachable(self.base_url, reason) from e
         except httpx.HTTPError as e:
             raise PbxUnreachable(self.base_url, _("ошибка сети ({error})").format(error=e)) from e
+        except NotPublicAddress as e:
+            raise PbxAddressNotAllowed(self.base_url) from e
 
 
 def _json(response: httpx.Response) -> Any:
@@ -256,10 +289,13 @@ def _json(response: httpx.Response) -> Any:
 
 
 def _error_detail(response: httpx.Response) -> str:
+    """The PBX's own error message (`{"message"}` or `{"error"}` in JSON), shortened; "" when
+    the reply carries none: what answered may not be a PBX, and its bytes are not repeated."""
     body = _json(response)
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or "").strip()
-    return response.text.strip()[:120]
+        text = " ".join(str(body.get("message") or body.get("error") or "").split())
+        return text[:120] + ("…" if len(text) > 120 else "")
+    return ""
 
 
 def _raise_for_status(response: httpx.Response, url: str) -> None:
@@ -294,4 +330,4 @@ def _call_id(response: httpx.Response) -> str:
         return found.group(1)
     if _PLAIN_ID.fullmatch(text):
         return text
-    raise PbxFailed(response.status_code, _("непонятный ответ: {text}").format(text=text[:80]))
+    raise PbxFailed(response.status_code, _("ответ без номера звонка и не в формате API АТС"))

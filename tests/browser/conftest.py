@@ -28,7 +28,10 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[LiveServer]:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/crm.sqlite3", secret_key="browser", cheap_passwords=True
+        database_url=f"sqlite:///{tmp_path}/crm.sqlite3",
+        secret_key="browser",
+        cheap_passwords=True,
+        pbx_allow_private=True,
     )
     with LiveServer(create_app(settings)) as server:
         server.database_url = settings.database_url

@@ -90,6 +90,7 @@ class AppProcess:
             "DATABASE_URL": database_url,
             "SECRET_KEY": "live-tests",  # one key: a session signed by one process is good for all
             "SSE_PING": "1",
+            "PBX_ALLOW_PRIVATE": "1",  # the PBX is our simulator on 127.0.0.1
             **env,
         }
         self.process: subprocess.Popen[str] | None = None

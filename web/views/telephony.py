@@ -52,6 +52,7 @@ async def megafon(request: Request) -> Response:
             request.state.user["project_id"],
             text(form, "token"),
             text(form, "domain"),
+            allow_private=request.state.settings.pbx_allow_private,
         )
     except ValidationError as e:
         return await _megafon_page(

@@ -52,11 +52,11 @@ async def test_a_blank_token_keeps_the_stored_one_while_the_domain_changes(db):
 
 async def test_a_new_token_for_the_same_pbx_keeps_its_api_and_another_pbx_forgets_it(db, http, pbx):
     project = await project_of(db)
-    await connection.save(db, project, TOKEN, pbx.url)
+    await connection.save(db, project, TOKEN, pbx.url, allow_private=True)
     await connection.check(db, http, project)
     assert (await connection.get(db, project))["api"] == "rest"
 
-    renewed = await connection.save(db, project, "another-token-5678", pbx.url)
+    renewed = await connection.save(db, project, "another-token-5678", pbx.url, allow_private=True)
     assert (renewed["api_token"], renewed["api"]) == ("another-token-5678", "rest")
     assert (renewed["checked_at"], renewed["check_result"]) == (None, "")  # to check again
 
@@ -66,11 +66,12 @@ async def test_a_new_token_for_the_same_pbx_keeps_its_api_and_another_pbx_forget
 
 async def test_saving_the_same_settings_again_changes_nothing(db, http, pbx):
     project = await project_of(db)
-    await connection.save(db, project, TOKEN, pbx.url)
+    await connection.save(db, project, TOKEN, pbx.url, allow_private=True)
     await connection.check(db, http, project)
     checked = await connection.get(db, project)
-    assert await connection.save(db, project, "", pbx.url + "/crmapi/v1") == checked
-    assert await connection.save(db, project, TOKEN, pbx.url) == checked
+    saved = await connection.save(db, project, "", pbx.url + "/crmapi/v1", allow_private=True)
+    assert saved == checked
+    assert await connection.save(db, project, TOKEN, pbx.url, allow_private=True) == checked
 
 
 @pytest.mark.parametrize(
@@ -88,7 +89,7 @@ def test_the_token_is_shown_masked_with_only_its_last_four_characters(token, sho
 
 async def test_a_check_lists_the_pbx_employees_and_records_that_it_worked(db, http, pbx):
     project = await project_of(db)
-    await connection.save(db, project, TOKEN, pbx.url)
+    await connection.save(db, project, TOKEN, pbx.url, allow_private=True)
     users = await connection.check(db, http, project)
     assert [(u.login, u.ext) for u in users] == [
         ("admin", "700"),
@@ -102,7 +103,7 @@ async def test_a_check_lists_the_pbx_employees_and_records_that_it_worked(db, ht
 
 async def test_a_failed_check_records_why_in_plain_words(db, http, pbx):
     project = await project_of(db)
-    await connection.save(db, project, "wrong-token", pbx.url)
+    await connection.save(db, project, "wrong-token", pbx.url, allow_private=True)
     with pytest.raises(PbxBadToken) as refused:
         await connection.check(db, http, project)
     checked = await connection.get(db, project)
@@ -110,14 +111,15 @@ async def test_a_failed_check_records_why_in_plain_words(db, http, pbx):
     assert checked["check_result"] == refused.value.message
     assert "АТС отклонила API token" in checked["check_result"]
 
-    await connection.save(db, project, TOKEN, pbx.url)
+    await connection.save(db, project, TOKEN, pbx.url, allow_private=True)
     await connection.check(db, http, project)
     assert (await connection.get(db, project))["check_result"] == ""  # the latest outcome
 
 
 async def test_an_unreachable_pbx_is_recorded_as_such(db, http):
     project = await project_of(db)
-    await connection.save(db, project, TOKEN, "http://127.0.0.1:9")  # nothing listens there
+    nowhere = "http://127.0.0.1:9"  # nothing listens there
+    await connection.save(db, project, TOKEN, nowhere, allow_private=True)
     with pytest.raises(PbxUnreachable):
         await connection.check(db, http, project)
     assert "не удалось соединиться" in (await connection.get(db, project))["check_result"]
@@ -126,7 +128,7 @@ async def test_an_unreachable_pbx_is_recorded_as_such(db, http):
 async def test_a_pbx_with_only_the_legacy_api_is_remembered_by_the_check(db, http):
     project = await project_of(db)
     with simulated_pbx(rest=False) as legacy:
-        await connection.save(db, project, TOKEN, legacy.url)
+        await connection.save(db, project, TOKEN, legacy.url, allow_private=True)
         users = await connection.check(db, http, project)
     assert "ivanov" in [u.login for u in users]
     assert (await connection.get(db, project))["api"] == "legacy"
@@ -135,8 +137,8 @@ async def test_a_pbx_with_only_the_legacy_api_is_remembered_by_the_check(db, htt
 async def test_disconnecting_stops_calls_until_connected_again(db, http, pbx):
     project = await project_of(db)
     other = (await builders.admin(db, project="Лютик"))["project_id"]
-    await connection.save(db, project, TOKEN, pbx.url)
-    await connection.save(db, other, TOKEN, pbx.url)
+    await connection.save(db, project, TOKEN, pbx.url, allow_private=True)
+    await connection.save(db, other, TOKEN, pbx.url, allow_private=True)
 
     await connection.disconnect(db, project)
     assert await connection.get(db, project) is None
@@ -145,6 +147,6 @@ async def test_disconnecting_stops_calls_until_connected_again(db, http, pbx):
     assert "не подключена" in refused.value.message
     assert await connection.get(db, other) is not None  # another project's PBX stays
 
-    again = await connection.save(db, project, TOKEN, pbx.url)
+    again = await connection.save(db, project, TOKEN, pbx.url, allow_private=True)
     assert again["api_token"] == TOKEN
     assert await connection.check(db, http, project)

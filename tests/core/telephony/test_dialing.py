@@ -30,7 +30,7 @@ async def office(db, pbx):
         db, project, call_method=employees.CallMethod.MEGAFON, pbx_user="ivanov"
     )
     maria = await builders.client(db, project, phone="+7 926 555-01-01")
-    await connection.save(db, project, TOKEN, pbx.url)
+    await connection.save(db, project, TOKEN, pbx.url, allow_private=True)
     return {"project": project, "admin": admin, "ivan": ivan, "maria": maria}
 
 

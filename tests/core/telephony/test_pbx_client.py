@@ -143,7 +143,43 @@ async def test_users_on_rest_and_legacy():
     ],
 )
 def test_the_domain_is_read_in_every_form_the_cabinet_shows(raw, url):
-    assert base_url(raw) == url
+    assert base_url(raw, allow_private=True) == url
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://127.0.0.1:8010",
+        "https://10.0.0.5",
+        "https://169.254.169.254",
+        "https://[::1]:8010",
+        "https://0x7f.0.0.1",
+        "https://2130706433",
+        "https://[::ffff:127.0.0.1]",
+        "https://0.0.0.0",
+    ],
+)
+def test_a_non_public_ip_address_is_refused_when_saved(raw):
+    with pytest.raises(ValidationError) as raised:
+        base_url(raw)
+    assert "не публичный адрес" in raised.value.errors["domain"]
+
+
+def test_a_public_ip_address_is_accepted():
+    assert base_url("https://8.8.8.8:8443") == "https://8.8.8.8:8443"
+
+
+async def test_a_failure_says_what_went_wrong_without_repeating_what_answered():
+    page = "<html><body>internal admin panel: secret=42</body></html>"
+    for response in (httpx.Response(500, text=page), httpx.Response(200, text=page)):
+        with pytest.raises(PbxFailed) as raised:
+            await pbx(rest_only(response)).make_call("ivanov", "79265550101")
+        assert "secret" not in raised.value.message and "<html>" not in raised.value.message
+        assert f"HTTP {response.status_code}" in raised.value.message
+    failed = httpx.Response(503, json={"message": "Service is under maintenance"})
+    with pytest.raises(PbxFailed) as raised:
+        await pbx(rest_only(failed)).make_call("ivanov", "79265550101")
+    assert "HTTP 503 Service Unavailable: Service is under maintenance" in raised.value.message
 
 
 @pytest.mark.parametrize(
