@@ -300,4 +300,4 @@ async def test_the_event_loop_keeps_answering_while_a_heavy_reaction_runs(db, of
     [job] = await reactions.recent_jobs(db, office["project"])
     assert (job["state"], job["result"]) == (JobState.DONE, "s = 0, n = 2000")
     assert answered > 10
-    assert slowest < 0.5
+    assert slowest < 1  # never waited for the ~1.7 s run
