@@ -10,7 +10,7 @@ from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
-from core import clock, phones
+from core import clock, phones, setup_code
 from core.db import Database
 from core.errors import Conflict, InvalidCredentials, NotFound, ValidationError
 from core.i18n import gettext as _
@@ -263,14 +263,21 @@ async def create_admin(
         project = await project_by_name(db, project_name)
         project_id = project["id"] if project else await create_project(db, project_name)
         user_id = await create_employee(db, passwords, project_id, data)
+        await setup_code.forget(db)  # the install has its first admin (or had one already)
         return await get_employee(db, project_id, user_id)
 
 
 async def first_setup(
-    db: Database, passwords: Passwords, project_name: str, data: EmployeeInput
+    db: Database, passwords: Passwords, project_name: str, data: EmployeeInput, code: str
 ) -> Employee:
-    """The setup page: only while the install has no employee yet."""
+    """The setup page: only while the install has no employee yet, and only for whoever
+    has the setup code the server printed on its console (core/setup_code.py)."""
     async with db.transaction():
         if not await setup_needed(db):
             raise Conflict(_("Проект уже настроен. Войдите со своим email и паролем."))
+        if not await setup_code.matches(db, code):
+            raise ValidationError.single(
+                "setup_code",
+                _("Неверный код установки. Его напечатал сервер в консоли при запуске."),
+            )
         return await create_admin(db, passwords, project_name, data)

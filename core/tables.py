@@ -190,3 +190,11 @@ live_events = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+setup_codes = sa.Table(
+    "setup_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(40), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -1,4 +1,4 @@
-// Small behaviours htmx does not cover: copy buttons, error toasts, dialog scrolling.
+// Small behaviours htmx does not cover: copy buttons, confirmations, error toasts, dialog scrolling.
 (function () {
   "use strict";
 
@@ -138,6 +138,12 @@
   document.addEventListener("htmx:sseError", function () {
     var offline = document.getElementById("live-offline");
     if (offline) offline.hidden = false;
+  });
+  // A form with data-confirm asks first (no inline handlers: the Content-Security-Policy
+  // allows scripts from files only).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
   });
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");

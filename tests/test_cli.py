@@ -99,11 +99,32 @@ def test_create_admin_creates_the_project_and_an_admin_who_can_sign_in(tmp_path)
         stop(process)
 
 
+def setup_code_from(output):
+    """The setup code as a person reads it on the console."""
+    return output.split("Код установки:")[1].split()[0]
+
+
 def test_serve_on_a_fresh_machine_keeps_its_data_and_secret_under_data(tmp_path):
     env = {k: "" for k in ("DATABASE_URL", "SECRET_KEY", "PUBLIC_URL")}
     process, url = start_server([], tmp_path, env)
     try:
-        assert httpx.get(url + "/", follow_redirects=True).url.path == "/setup"
+        output = output_until(process, "/setup")
+        code = setup_code_from(output)
+        assert f"{url}/setup" in output
+        with httpx.Client(base_url=url, follow_redirects=True) as client:
+            assert client.get("/").url.path == "/setup"
+            form = {
+                "project": "Ромашка",
+                "name": "Анна",
+                "email": "anna@romashka.ru",
+                "password": "secret123",
+                "password_confirm": "secret123",
+                "csrftoken": client.cookies["csrftoken"],
+            }
+            wrong = client.post("/setup", data={**form, "setup_code": "AAAA-BBBB-CCCC"})
+            assert wrong.status_code == 422 and "Неверный код установки" in text_of(wrong)
+            done = client.post("/setup", data={**form, "setup_code": code.lower()})
+            assert done.url.path == "/settings"
     finally:
         stop(process)
     assert (tmp_path / "data" / "crm.sqlite3").exists()
@@ -140,5 +161,7 @@ def test_serve_with_several_worker_processes(tmp_path):
     try:
         answers = {httpx.get(url + "/", follow_redirects=True).url.path for _ in range(6)}
         assert answers == {"/setup"}
+        output = output_until(process, "/setup")
+        assert output.count("Код установки:") == 1  # one code, printed once for all workers
     finally:
         stop(process)

@@ -12,7 +12,7 @@ import threading
 
 import uvicorn
 
-from core import demo, employees
+from core import demo, employees, setup_code
 from core.db import Database
 from core.errors import ValidationError
 from core.migrations import migrate
@@ -47,6 +47,13 @@ async def _demo(settings: Settings) -> None:
     else:
         print("Демо-проект готов. Войдите как администратор:")
         print(f"  email:  {credentials[0]}\n  пароль: {credentials[1]}")
+
+
+async def _setup_code(settings: Settings) -> str | None:
+    async with Database(settings.database_url) as db:
+        await migrate(db)
+        issued = await setup_code.ensure(db)
+    return None if issued is None else issued[0]
 
 
 def _start_demo_pbx(settings: Settings, host: str, port: int, pbx_port: int) -> None:
@@ -129,6 +136,14 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_demo(settings))
         _start_demo_pbx(settings, args.host, args.port, args.pbx_port or args.port + 10)
     print(f"CRM работает: http://{args.host}:{args.port}/")
+    code = asyncio.run(_setup_code(settings))
+    if code is not None:
+        print(f"Код установки: {code}", flush=True)
+        print(
+            f"  Введите его на странице http://{args.host}:{args.port}/setup, "
+            "чтобы создать проект и первого администратора.",
+            flush=True,
+        )
     options = {
         "host": args.host,
         "port": args.port,

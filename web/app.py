@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Match, Mount, Router
 from starlette.types import Scope
 
-from core import events
+from core import events, setup_code
 from core.bots import BotRunner
 from core.db import Database
 from core.live import Hub, make_bus
@@ -38,6 +38,7 @@ from web.errors import (
 )
 from web.i18n import LanguageMiddleware
 from web.routes import browser_routes, machine_routes
+from web.security_headers import SecurityHeaders
 from web.throttle import LoginThrottle
 
 log = logging.getLogger("crm")
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> Starlette:
             ) as pbx_http,
         ):
             await migrate(db)
+            await _make_setup_code(db)
             hub = Hub()  # this process's open live streams
             bus = make_bus(hub, db.url, settings.redis_url)
             db.after_commit = bus.publish
@@ -101,7 +103,10 @@ def create_app(settings: Settings) -> Starlette:
 
     return Starlette(
         routes=[*machine_routes, _PeoplesSide(settings)],
-        middleware=[Middleware(UnexpectedErrors, answer=json_answer)],
+        middleware=[
+            Middleware(SecurityHeaders, hsts=settings.https_only_cookies),
+            Middleware(UnexpectedErrors, answer=json_answer),
+        ],
         exception_handlers=MACHINE_HANDLERS,
         lifespan=lifespan,
     )
@@ -134,6 +139,12 @@ class _PeoplesSide(Mount):
 def _browser_middleware(settings: Settings) -> list[Middleware]:
     pages = Router(browser_routes)
     return [
+        # Pages that show a key (the API key, the CRM key) are kept in no cache.
+        Middleware(
+            SecurityHeaders,
+            pages=True,
+            no_store=[pages.url_path_for("settings"), pages.url_path_for("telephony")],
+        ),
         Middleware(UnexpectedErrors, answer=page_answer),
         Middleware(
             SessionMiddleware,
@@ -153,6 +164,14 @@ def _browser_middleware(settings: Settings) -> list[Middleware]:
         # The same handlers as the machines' side, answering with pages (web/errors.py)
         Middleware(ExceptionMiddleware, handlers=BROWSER_HANDLERS),
     ]
+
+
+async def _make_setup_code(db: Database) -> None:
+    """A fresh install's setup code, made once for all processes. `python -m web serve` has
+    printed it already; started any other way (`uvicorn --factory`), the log shows it."""
+    issued = await setup_code.ensure(db)
+    if issued is not None and issued[1]:
+        log.warning("setup code: %s (enter it on the /setup page to create the project)", issued[0])
 
 
 async def _forget_old_events(db: Database) -> None:

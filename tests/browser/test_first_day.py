@@ -1,12 +1,15 @@
 """A newcomer's first day, in a real browser: setup to calling a client."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
+from core import setup_code
 from tests.support.chromium import screenshot
+from tests.support.databases import run_core
 
 pytestmark = pytest.mark.browser
 
@@ -20,9 +23,16 @@ def test_setup_key_employee_client_search_card_and_roles(new_page, live, tmp_pat
     admin = new_page()
     admin.goto("/")
     expect(admin).to_have_url(re.compile("/setup$"))
+    # The code the server printed on its console (here: read where the server keeps it).
+    with ThreadPoolExecutor(1) as pool:
+        code = pool.submit(run_core, live.database_url, setup_code.current).result(timeout=60)
+    fill_form(admin, {"Код установки *": "AAAA-BBBB-CCCC"})
+    admin.get_by_role("button", name="Создать проект").click()
+    expect(admin.locator("#e-setup_code")).to_contain_text("Неверный код установки")
     fill_form(
         admin,
         {
+            "Код установки *": code,
             "Название проекта *": "Ромашка",
             "Ваше имя *": "Анна Админова",
             "Email *": "anna@romashka.ru",

@@ -1,6 +1,6 @@
 import pytest
 
-from core import employees
+from core import employees, setup_code
 from core.employees import EmployeeInput
 from core.errors import Conflict, InvalidCredentials, ValidationError
 from core.passwords import Passwords
@@ -12,17 +12,26 @@ cheap = Passwords(cheap=True)
 
 async def test_first_setup_creates_project_and_admin_once(db):
     assert await employees.setup_needed(db)
-    admin = await employees.first_setup(
-        db,
-        cheap,
-        "Ромашка",
-        EmployeeInput(name="Анна", email="Anna@Romashka.ru", password="secret123"),
-    )
+    issued = await setup_code.ensure(db)
+    assert issued is not None and issued[1]
+    code = issued[0]
+    assert await setup_code.ensure(db) == (code, False)  # one code, whoever asks
+    anna = EmployeeInput(name="Анна", email="Anna@Romashka.ru", password="secret123")
+    with pytest.raises(ValidationError) as wrong:
+        await employees.first_setup(db, cheap, "Ромашка", anna, "AAAA-BBBB-CCCC")
+    assert list(wrong.value.errors) == ["setup_code"]
+    assert await employees.setup_needed(db)
+    admin = await employees.first_setup(db, cheap, "Ромашка", anna, code)
     assert admin["role"] == "admin" and admin["email"] == "anna@romashka.ru"
     assert not await employees.setup_needed(db)
+    assert await setup_code.current(db) is None and await setup_code.ensure(db) is None
     with pytest.raises(Conflict):
         await employees.first_setup(
-            db, cheap, "Чужой", EmployeeInput(name="Злодей", email="x@y.ru", password="secret123")
+            db,
+            cheap,
+            "Чужой",
+            EmployeeInput(name="Злодей", email="x@y.ru", password="secret123"),
+            code,
         )
 
 

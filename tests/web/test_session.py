@@ -1,11 +1,14 @@
 """First run, sign-in, sign-out, sessions and the CSRF guard."""
 
+from core import employees, setup_code
+from core.passwords import Passwords
 from tests.support import builders
 from tests.support.pages import page, text_of
 
 
-def setup_form(**overrides):
+def setup_form(browser, **overrides):
     form = {
+        "setup_code": browser.run(setup_code.current),  # as printed on the server's console
         "project": "Ромашка",
         "name": "Анна",
         "email": "anna@romashka.ru",
@@ -24,13 +27,13 @@ def test_a_fresh_install_sends_the_first_visitor_to_setup(browser):
 
 def test_setup_creates_project_and_admin_and_signs_in(browser):
     browser.get("/setup")
-    response = browser.submit("/setup", setup_form())
+    response = browser.submit("/setup", setup_form(browser))
     assert response.url.path == "/settings"
     assert "Ключ доступа к API" in text_of(response)
     # Setup is over: the page now leads to login, and a second setup changes nothing.
     browser.post("/logout", data={"csrftoken": browser.csrf_token()})
     assert browser.get("/setup").url.path == "/login"
-    again = browser.submit("/setup", setup_form(email="evil@x.ru"))
+    again = browser.submit("/setup", setup_form(browser, email="evil@x.ru"))
     assert again.url.path == "/login"
     bad = browser.submit("/login", {"email": "evil@x.ru", "password": "secret123"})
     assert bad.status_code == 401
@@ -39,13 +42,41 @@ def test_setup_creates_project_and_admin_and_signs_in(browser):
 def test_setup_names_each_mistake_and_keeps_what_was_typed(browser):
     browser.get("/setup")
     response = browser.submit(
-        "/setup", setup_form(email="не-почта", password="123", password_confirm="456")
+        "/setup", setup_form(browser, email="не-почта", password="123", password_confirm="456")
     )
     assert response.status_code == 422
     html = page(response)
     assert html.select_one("#e-password_confirm").get_text() == "Пароли не совпадают."
     assert html.select_one("#f-project")["value"] == "Ромашка"
     assert browser.get("/").url.path == "/setup"
+
+
+def test_setup_asks_for_the_code_printed_on_the_console(browser):
+    page_html = page(browser.get("/setup"))
+    assert page_html.select_one("label[for=f-setup_code]").get_text().startswith("Код установки")
+    code = browser.run(setup_code.current)
+    assert code and len(code.replace("-", "")) >= 12
+    for wrong in ["", "AAAA-BBBB-CCCC"]:
+        response = browser.submit("/setup", setup_form(browser, setup_code=wrong))
+        assert response.status_code == 422
+        error = page(response).select_one("#e-setup_code").get_text()
+        assert error.startswith("Неверный код установки")
+    assert browser.get("/").url.path == "/setup"
+    assert browser.run(setup_code.current) == code  # a wrong guess changes nothing
+    # Typed by hand: case, spaces and dashes do not matter.
+    typed = " " + code.replace("-", " ").lower()
+    response = browser.submit("/setup", setup_form(browser, setup_code=typed))
+    assert response.url.path == "/settings"
+    assert browser.run(setup_code.current) is None
+
+
+def test_create_admin_needs_no_setup_code_and_ends_it(browser):
+    assert browser.run(setup_code.current)
+    boss = employees.EmployeeInput(
+        name="Борис", email="boss@romashka.ru", password="Tr0mashka-b0ss"
+    )
+    browser.run(employees.create_admin, Passwords(cheap=True), "Ромашка", boss)
+    assert browser.run(setup_code.current) is None
 
 
 def test_login_and_logout(browser):

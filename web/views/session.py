@@ -41,7 +41,11 @@ async def setup(request: Request) -> Response:
         if text(form, "password") != text(form, "password_confirm"):
             raise ValidationError.single("password_confirm", _("Пароли не совпадают."))
         user = await employees.first_setup(
-            request.state.db, request.state.passwords, text(form, "project"), data
+            request.state.db,
+            request.state.passwords,
+            text(form, "project"),
+            data,
+            text(form, "setup_code"),
         )
     except ValidationError as e:
         return render(request, "auth/setup.html", {"form": form, "errors": e.errors}, 422)
