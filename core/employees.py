@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -10,13 +13,17 @@ from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
-from core import clock, phones, setup_code
+from core import audit, clock, phones, setup_code
 from core.db import Database
 from core.errors import Conflict, InvalidCredentials, NotFound, ValidationError
 from core.i18n import gettext as _
 from core.passwords import Passwords, password_problem
 from core.projects import create_project, project_by_name
 from core.tables import users
+
+log = logging.getLogger(__name__)
+# Projects one email may sign in to: a sign-in checks its password against each account.
+MAX_ACCOUNTS = 3
 
 
 class Role(StrEnum):
@@ -138,20 +145,30 @@ def _clean(data: EmployeeInput, *, new: bool) -> dict[str, Any]:
     return values
 
 
-async def _email_taken(db: Database, email: str, except_id: int | None = None) -> bool:
-    query = sa.select(users.c.id).where(users.c.email == email)
+async def _email_taken(
+    db: Database, project_id: int, email: str, except_id: int | None = None
+) -> bool:
+    """Only this project's employees count: whether another project has the email is
+    none of this project's business (the same person may work in both)."""
+    query = sa.select(users.c.id).where(users.c.project_id == project_id, users.c.email == email)
     if except_id is not None:
         query = query.where(users.c.id != except_id)
     return await db.fetch_val(query) is not None
 
 
 async def create_employee(
-    db: Database, passwords: Passwords, project_id: int, data: EmployeeInput
+    db: Database,
+    passwords: Passwords,
+    project_id: int,
+    data: EmployeeInput,
+    *,
+    who: audit.Actor | None = None,
 ) -> int:
+    """Add an employee; `who` (an admin in «Сотрудники») is journaled as having done it."""
     values = _clean(data, new=True)
     password_hash = await passwords.hash(data.password)
     async with db.transaction():
-        if await _email_taken(db, values["email"]):
+        if await _email_taken(db, project_id, values["email"]):
             raise ValidationError.single("email", _("Сотрудник с таким email уже есть."))
         user_id: int = await db.execute(
             users.insert().values(
@@ -162,6 +179,16 @@ async def create_employee(
                 **values,
             )
         )
+        if who is not None:
+            details = {"name": values["name"], "email": values["email"], "role": values["role"]}
+            await audit.record(
+                db,
+                project_id,
+                who,
+                audit.Action.EMPLOYEE_CREATED,
+                subject_id=user_id,
+                details=details,
+            )
         return user_id
 
 
@@ -205,14 +232,20 @@ async def _other_active_admins(db: Database, project_id: int, user_id: int) -> i
 
 
 async def update_employee(
-    db: Database, passwords: Passwords, project_id: int, user_id: int, data: EmployeeInput
+    db: Database,
+    passwords: Passwords,
+    project_id: int,
+    user_id: int,
+    data: EmployeeInput,
+    *,
+    who: audit.Actor | None = None,
 ) -> None:
     values = _clean(data, new=False)
     if data.password:
         values["password_hash"] = await passwords.hash(data.password)
     async with db.transaction():
         current = await get_employee(db, project_id, user_id)
-        if await _email_taken(db, values["email"], except_id=user_id):
+        if await _email_taken(db, project_id, values["email"], except_id=user_id):
             raise ValidationError.single("email", _("Сотрудник с таким email уже есть."))
         if (
             current["role"] == Role.ADMIN
@@ -222,11 +255,66 @@ async def update_employee(
             raise ValidationError.single(
                 "role", _("В проекте должен остаться хотя бы один администратор.")
             )
+        if who is not None:
+            await _journal_changes(db, who, current, values, password_reset=bool(data.password))
         await db.execute(users.update().where(users.c.id == user_id).values(**values))
 
 
+async def _journal_changes(
+    db: Database,
+    who: audit.Actor,
+    current: Employee,
+    values: dict[str, Any],
+    *,
+    password_reset: bool,
+) -> None:
+    """One journal row per change an admin made to an employee (the password as «reset» only)."""
+    changes: list[tuple[audit.Action, dict[str, Any]]] = []
+    if values["email"] != current["email"]:
+        changes.append(
+            (
+                audit.Action.EMPLOYEE_EMAIL_CHANGED,
+                {"old": current["email"], "new": values["email"]},
+            )
+        )
+    if values["role"] != current["role"]:
+        changes.append(
+            (audit.Action.EMPLOYEE_ROLE_CHANGED, {"old": current["role"], "new": values["role"]})
+        )
+    old_method = (current["call_method"], current["pbx_user"])
+    if (values["call_method"], values["pbx_user"]) != old_method:
+        changes.append(
+            (
+                audit.Action.EMPLOYEE_CALL_METHOD_CHANGED,
+                {
+                    "old": current["call_method"],
+                    "new": values["call_method"],
+                    "old_pbx_user": current["pbx_user"],
+                    "new_pbx_user": values["pbx_user"],
+                },
+            )
+        )
+    if password_reset:
+        changes.append((audit.Action.EMPLOYEE_PASSWORD_RESET, {}))
+    for action, details in changes:
+        await audit.record(
+            db,
+            current["project_id"],
+            who,
+            action,
+            subject_id=current["id"],
+            details={"name": values["name"], **details},
+        )
+
+
 async def set_active(
-    db: Database, project_id: int, user_id: int, active: bool, *, acting_user_id: int
+    db: Database,
+    project_id: int,
+    user_id: int,
+    active: bool,
+    *,
+    acting_user_id: int,
+    who: audit.Actor | None = None,
 ) -> None:
     """Deactivate (the employee can no longer sign in) or bring an employee back."""
     async with db.transaction():
@@ -238,15 +326,56 @@ async def set_active(
                 db, project_id, user_id
             ):
                 raise Conflict(_("В проекте должен остаться хотя бы один администратор."))
+        if who is not None and active != employee["is_active"]:
+            action = (
+                audit.Action.EMPLOYEE_ACTIVATED if active else audit.Action.EMPLOYEE_DEACTIVATED
+            )
+            await audit.record(
+                db, project_id, who, action, subject_id=user_id, details={"name": employee["name"]}
+            )
         await db.execute(users.update().where(users.c.id == user_id).values(is_active=active))
 
 
-async def authenticate(db: Database, passwords: Passwords, email: str, password: str) -> Employee:
-    row = await db.fetch_one(users.select().where(users.c.email == email.strip().lower()))
-    ok = await passwords.verify(row["password_hash"] if row else None, password)
-    if row is None or not ok or not row["is_active"]:
-        raise InvalidCredentials(_("Неверный email или пароль."))
-    return cast(Employee, row)
+async def authenticate(
+    db: Database, passwords: Passwords, email: str, password: str, *, address: str = ""
+) -> Employee:
+    """The active employee with this email and password, journaled as signed in.
+
+    The same email may have an account in several projects: the password is checked against
+    each active one, oldest first (at most `MAX_ACCOUNTS`), and the first that matches signs
+    in, so an account added later with the same password cannot capture the sign-in of the
+    established one. A failure is journaled in every project that has the email, and lasts as
+    long as `MAX_ACCOUNTS` checks, so neither the answer nor its time tells how many projects
+    know the email. An email that no project has is only logged."""
+    accounts = cast(
+        list[Employee],
+        await db.fetch_all(
+            users.select()
+            .where(users.c.email == email.strip().lower())
+            .order_by(users.c.id)
+            .limit(MAX_ACCOUNTS)
+        ),
+    )
+    started, checks = time.monotonic(), 0
+    for account in accounts:
+        if account["is_active"]:
+            checks += 1
+            if await passwords.verify(account["password_hash"], password):
+                who = audit.Actor(account["id"], address)
+                await audit.record(db, account["project_id"], who, audit.Action.SIGN_IN)
+                return account
+    if not checks:
+        await passwords.verify(None, password)  # an unknown email costs a check all the same
+        checks = 1
+    await asyncio.sleep((time.monotonic() - started) / checks * (MAX_ACCOUNTS - checks))
+    who = audit.Actor(None, address, email=email.strip())
+    for account in accounts:
+        await audit.record(
+            db, account["project_id"], who, audit.Action.SIGN_IN_FAILED, subject_id=account["id"]
+        )
+    if not accounts:
+        log.info("failed sign-in with an email no project has, from %s", address or "?")
+    raise InvalidCredentials(_("Неверный email или пароль."))
 
 
 async def setup_needed(db: Database) -> bool:

@@ -11,7 +11,7 @@ from typing import TypedDict, cast
 
 import sqlalchemy as sa
 
-from core import clock
+from core import audit, clock
 from core.db import Database, prepared
 from core.errors import NotFound, ValidationError
 from core.i18n import gettext as _
@@ -81,11 +81,16 @@ async def project_by_name(db: Database, name: str) -> Project | None:
     return cast(Project | None, row)
 
 
-async def generate_api_key(db: Database, project_id: int) -> str:
-    """Issue a new "Ключ доступа к API"; the previous key stops working at once."""
-    await get_project(db, project_id)
-    key = secrets.token_hex(20)
-    await db.execute(projects.update().where(projects.c.id == project_id).values(api_key=key))
+async def generate_api_key(db: Database, project_id: int, *, who: audit.Actor | None = None) -> str:
+    """Issue a new "Ключ доступа к API"; the previous key stops working at once. `who` is
+    journaled as having done it (never the key)."""
+    async with db.transaction():
+        project = await get_project(db, project_id)
+        key = secrets.token_hex(20)
+        await db.execute(projects.update().where(projects.c.id == project_id).values(api_key=key))
+        if who is not None:
+            action = audit.Action.API_KEY_REGENERATED if project["api_key"] else None
+            await audit.record(db, project_id, who, action or audit.Action.API_KEY_GENERATED)
     return key
 
 

@@ -198,3 +198,17 @@ setup_codes = sa.Table(
     sa.Column("code", sa.String(40), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+audit_log = sa.Table(  # «Журнал действий» (core/audit.py)
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("actor_id", sa.Integer),
+    sa.Column("actor_email", sa.String(254), nullable=False, server_default=""),
+    sa.Column("subject_id", sa.Integer),
+    sa.Column("address", sa.String(64), nullable=False, server_default=""),
+    sa.Column("details", sa.Text, nullable=False, server_default="{}"),
+)

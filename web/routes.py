@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 
 from web import api, sse
 from web.megafon_webhook import megafon_webhook
-from web.views import bot, clients, employees, session, settings, telephony, webhooks
+from web.views import audit, bot, clients, employees, session, settings, telephony, webhooks
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -93,6 +93,8 @@ browser_routes = [
     # What the PBX sent («Журнал вебхуков»)
     Route("/webhooks", webhooks.journal, name="webhooks"),
     Route("/webhooks/{delivery_id:int}/rerun", webhooks.rerun, methods=POST, name="webhook_rerun"),
+    # Who did what, when and from where («Журнал действий»)
+    Route("/audit", audit.journal, name="audit_log"),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
 ]
 

@@ -11,7 +11,7 @@ from typing import TypedDict, cast
 
 import httpx
 
-from core import clock
+from core import audit, clock
 from core.db import Database
 from core.errors import ValidationError
 from core.i18n import gettext as _
@@ -45,18 +45,46 @@ def masked(token: str) -> str:
 
 
 async def save(
-    db: Database, project_id: int, token: str, domain: str, *, allow_private: bool = False
+    db: Database,
+    project_id: int,
+    token: str,
+    domain: str,
+    *,
+    allow_private: bool = False,
+    who: audit.Actor | None = None,
 ) -> Connection:
     """«Сохранить настройки»: connect, or change the token and/or the domain in place.
 
     An empty token keeps the stored one (the form never shows it). A change keeps the project
     connected: the row is updated, never deleted and recreated. A domain that is a loopback,
     private or other non-public IP address is refused unless `allow_private`
-    (`PBX_ALLOW_PRIVATE`); the connection itself refuses such addresses, names included."""
-    current = await get(db, project_id)
-    url, token = _validated(
-        token, domain, connected=current is not None, allow_private=allow_private
-    )
+    (`PBX_ALLOW_PRIVATE`); the connection itself refuses such addresses, names included.
+    `who` is journaled with the domain and whether the token changed (never the token)."""
+    async with db.transaction():
+        current = await get(db, project_id)
+        url, token = _validated(
+            token, domain, connected=current is not None, allow_private=allow_private
+        )
+        saved = await _save(db, project_id, current, url, token)
+        if who is not None and saved != current:
+            action, details = _change(current, saved)
+            await audit.record(db, project_id, who, action, details=details)
+        return saved
+
+
+def _change(before: Connection | None, after: Connection) -> tuple[audit.Action, dict[str, object]]:
+    if before is None:
+        return audit.Action.TELEPHONY_CONNECTED, {"domain": after["base_url"]}
+    return audit.Action.TELEPHONY_CHANGED, {
+        "old_domain": before["base_url"],
+        "domain": after["base_url"],
+        "token_changed": after["api_token"] != before["api_token"],
+    }
+
+
+async def _save(
+    db: Database, project_id: int, current: Connection | None, url: str, token: str
+) -> Connection:
     fresh = {"base_url": url, "checked_at": None, "check_result": ""}
     if current is None:
         row = {"project_id": project_id, "api_token": token, "api": "", **fresh}
@@ -95,9 +123,16 @@ def _validated(token: str, domain: str, *, connected: bool, allow_private: bool)
     return url, token
 
 
-async def disconnect(db: Database, project_id: int) -> None:
+async def disconnect(db: Database, project_id: int, *, who: audit.Actor | None = None) -> None:
     """«Отключить»: calls from the CRM stop; webhooks keep arriving (they use the CRM's key)."""
-    await db.execute(pbx_connections.delete().where(pbx_connections.c.project_id == project_id))
+    async with db.transaction():
+        current = await get(db, project_id)
+        await db.execute(pbx_connections.delete().where(pbx_connections.c.project_id == project_id))
+        if who is not None and current is not None:
+            details = {"domain": current["base_url"]}
+            await audit.record(
+                db, project_id, who, audit.Action.TELEPHONY_DISCONNECTED, details=details
+            )
 
 
 async def client(db: Database, http: httpx.AsyncClient, project_id: int) -> PbxClient:

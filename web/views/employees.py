@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from core import employees
 from core.errors import ValidationError
+from web.actor import actor
 from web.auth import admin_required
 from web.forms import text
 from web.templating import render
@@ -61,6 +62,7 @@ async def create(request: Request) -> Response:
             request.state.passwords,
             request.state.user["project_id"],
             _input(form),
+            who=actor(request),
         )
     except ValidationError as e:
         return _form(request, form, errors=e.errors, status=422)
@@ -81,7 +83,12 @@ async def edit(request: Request) -> Response:
     form = await request.form()
     try:
         await employees.update_employee(
-            request.state.db, request.state.passwords, project_id, employee["id"], _input(form)
+            request.state.db,
+            request.state.passwords,
+            project_id,
+            employee["id"],
+            _input(form),
+            who=actor(request),
         )
     except ValidationError as e:
         return _form(request, form, employee=employee, errors=e.errors, status=422)
@@ -98,6 +105,7 @@ async def set_active(request: Request) -> Response:
         request.path_params["employee_id"],
         active,
         acting_user_id=request.state.user["id"],
+        who=actor(request),
     )
     return redirect(request, "employees")
 

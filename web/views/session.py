@@ -75,7 +75,11 @@ async def login(request: Request) -> Response:
         return response
     try:
         user = await employees.authenticate(
-            request.state.db, request.state.passwords, email, text(form, "password")
+            request.state.db,
+            request.state.passwords,
+            email,
+            text(form, "password"),
+            address=address,  # journaled in «Журнал действий»
         )
     except PasswordsBusy:
         context["error"] = _("Сервер сейчас занят. Попробуйте ещё раз через несколько секунд.")

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from core import projects
 from core.errors import ValidationError
+from web.actor import actor
 from web.auth import admin_required
 from web.templating import render
 from web.urls import redirect
@@ -34,7 +35,7 @@ async def generate_key(request: Request) -> Response:
     """Issue the project's first API key ("Сгенерировать")."""
     project = await projects.get_project(request.state.db, request.state.user["project_id"])
     if not project["api_key"]:
-        await projects.generate_api_key(request.state.db, project["id"])
+        await projects.generate_api_key(request.state.db, project["id"], who=actor(request))
     return redirect(request, "settings", query={"saved": "key"}, fragment="api-key")
 
 
@@ -43,7 +44,9 @@ async def regenerate_key(request: Request) -> Response:
     """Confirm, then replace the API key; the old one stops working at once."""
     if request.method == "GET":
         return render(request, "settings/regenerate.html")
-    await projects.generate_api_key(request.state.db, request.state.user["project_id"])
+    await projects.generate_api_key(
+        request.state.db, request.state.user["project_id"], who=actor(request)
+    )
     return redirect(request, "settings", query={"saved": "key"}, fragment="api-key")
 
 

@@ -10,6 +10,7 @@ from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.telephony import connection
 from core.telephony.pbx_client import PbxError
+from web.actor import actor
 from web.auth import admin_required
 from web.forms import text
 from web.htmx import wants_fragment
@@ -53,6 +54,7 @@ async def megafon(request: Request) -> Response:
             text(form, "token"),
             text(form, "domain"),
             allow_private=request.state.settings.pbx_allow_private,
+            who=actor(request),
         )
     except ValidationError as e:
         return await _megafon_page(
@@ -88,5 +90,7 @@ async def check(request: Request) -> Response:
 @admin_required
 async def disconnect(request: Request) -> Response:
     """«Отключить»: the CRM stops calling the PBX; nothing else is deleted."""
-    await connection.disconnect(request.state.db, request.state.user["project_id"])
+    await connection.disconnect(
+        request.state.db, request.state.user["project_id"], who=actor(request)
+    )
     return redirect(request, "telephony", query={"saved": "disconnected"})
