@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import secrets
 import sys
 import threading
+from pathlib import Path
 
 import uvicorn
 
@@ -20,6 +22,8 @@ from core.passwords import Passwords
 from web import logs, pbx_simulator
 from web.app import create_app
 from web.config import Settings
+
+DATA_DIR = Path("data")  # the embedded database and the kept secret key, by default
 
 
 async def _create_admin(settings: Settings, args: argparse.Namespace) -> int:
@@ -89,6 +93,12 @@ def _start_demo_pbx(settings: Settings, host: str, port: int, pbx_port: int) -> 
     print(f"Симулятор АТС МегаФон: {pbx_url}/ (входящие звонки — кнопками на его странице)")
 
 
+def _owner_only(directory: Path) -> None:
+    if directory.is_dir():
+        with contextlib.suppress(PermissionError):  # another owner's: theirs to change
+            directory.chmod(0o700)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m web", description="CRM с телефонией МегаФон")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -123,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", default="")
 
     args = parser.parse_args(argv)
-    settings = Settings.from_environ()
+    # What the app creates (the database, its WAL, data/ and the secret key in it) is the
+    # owner's only; files made readable by all before are narrowed as the database opens.
+    os.umask(0o077)
+    _owner_only(DATA_DIR)
+    settings = Settings.from_environ(data_dir=DATA_DIR)
     if args.command == "create-admin":
         return asyncio.run(_create_admin(settings, args))
     if args.command == "simulate-pbx":

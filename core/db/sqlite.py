@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -32,6 +33,8 @@ from core.db.database import Database, Query, Row, Values
 from core.db.prepared import Prepared, bind_values, compile_prepared, result_rows
 
 CHECKPOINT_EVERY = 1.0  # seconds
+# The database holds password hashes, keys and every client: only its owner may read it.
+FILE_MODE, DIRECTORY_MODE = 0o600, 0o700
 
 
 def sqlite_path(url: str) -> str:
@@ -41,6 +44,15 @@ def sqlite_path(url: str) -> str:
 
 def _statement(query: sa.Executable | str) -> sa.Executable:
     return sa.text(query) if isinstance(query, str) else query
+
+
+def owner_only(path: str) -> None:
+    """The database file and its WAL and shared-memory files readable by the owner only,
+    also when an older version of the app created them readable by all (files of another
+    owner, which only that owner may change, are left as they are)."""
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            os.chmod(name, FILE_MODE)
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
@@ -224,9 +236,12 @@ class SqliteDatabase(Database):
 
     async def connect(self) -> None:
         path = sqlite_path(self.url)
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = bool(path) and path != ":memory:"
+        if on_disk:
+            Path(path).parent.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         self._conn = SharedConnection(path)
+        if on_disk:
+            owner_only(path)
         self._checkpoints = asyncio.create_task(self._checkpoint_every(CHECKPOINT_EVERY))
 
     async def _checkpoint_every(self, seconds: float) -> None:
