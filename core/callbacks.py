@@ -1,7 +1,8 @@
 """The `callback` API method: a message for the bot, unseen by the client, in its dialog.
 
 As in Salebot, the client is named by `client_id` or `client_phone` (found by the same rule
-as a caller: see core.matching); every other parameter is saved as a client variable.
+as a caller: see core.matching); every other parameter is saved as a client variable, within
+`core.variables`' limits; the telephony integration's own (`megafon_…`) are not the API's to set.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ async def callback(db: Database, project_id: int, params: Mapping[str, str]) -> 
     else:
         raise ValidationError.single("client_id", _("Укажите client_id или client_phone."))
     extra = {k: v for k, v in params.items() if k not in RESERVED}
+    system = sorted(k for k in extra if not variables.searched(k))
+    if system:
+        raise ValidationError.single(
+            system[0],
+            _("Переменные megafon_… задаёт интеграция с АТС, через API их менять нельзя."),
+        )
     async with db.transaction():
         if extra:
             await variables.set_variables(db, project_id, client_id, extra)

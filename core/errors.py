@@ -6,6 +6,7 @@ CrmError                     (kind)
 ├── PermissionDenied         FORBIDDEN      the employee's role does not allow it
 ├── Conflict                 CONFLICT       the change contradicts the current state
 ├── InvalidCredentials       UNAUTHENTICATED wrong email or password, or an inactive employee
+├── TooManyRequests          TOO_MANY       over a rate limit; carries when to try again
 ├── ValidationError          INVALID        user input is wrong; carries a message per field
 │   ├── CalculatorError      (core/calculator.py) a bot reaction line that cannot run
 │   └── InvalidWebhook       MALFORMED      (core/telephony/protocol.py) a webhook the PBX mis-sent
@@ -29,6 +30,7 @@ class ErrorKind(StrEnum):
     INVALID = "invalid"  # a person's input: show it next to the field
     MALFORMED = "malformed"  # a machine's request that does not follow its protocol
     PBX_FAILED = "pbx_failed"  # the PBX or the network to it, not us
+    TOO_MANY = "too_many"  # over a rate limit: try again later
 
 
 class CrmError(Exception):
@@ -63,6 +65,16 @@ class InvalidCredentials(CrmError):
     """Email and password do not match an active employee."""
 
     kind = ErrorKind.UNAUTHENTICATED
+
+
+class TooManyRequests(CrmError):
+    """Over a rate limit; `retry_after` says in how many seconds to try again."""
+
+    kind = ErrorKind.TOO_MANY
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ValidationError(CrmError):

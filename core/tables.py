@@ -155,6 +155,24 @@ call_requests = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
+call_rules = sa.Table(  # which calls the CRM may place (core/telephony/call_rules.py)
+    "call_rules",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("international", sa.Boolean, nullable=False),
+    sa.Column("premium", sa.Boolean, nullable=False),
+    sa.Column("per_minute", sa.Integer, nullable=False),
+    sa.Column("per_hour", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+wrong_token_counts = sa.Table(  # core/telephony/wrong_tokens.py
+    "wrong_token_counts",
+    metadata,
+    sa.Column("hour", UtcDateTime, primary_key=True),
+    sa.Column("requests", sa.Integer, nullable=False),
+)
+
 bot_reactions = sa.Table(
     "bot_reactions",
     metadata,

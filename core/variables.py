@@ -1,4 +1,10 @@
-"""Client variables: named values written by managers, bots and the telephony integration."""
+"""Client variables: named values written by managers, bots and the telephony integration.
+
+Bounded, so that no request (an API callback, a bot run) can fill the database: a request sets
+at most `MAX_PER_REQUEST` variables, a value has at most `MAX_VALUE` characters (as much as a
+bot's calculator may make), and a client has at most `MAX_PER_CLIENT` variables besides the
+telephony integration's own (`megafon_…`). Over a limit nothing of the request is saved.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,9 @@ from core.tables import client_variables
 
 SYSTEM_PREFIX = "megafon_"
 MAX_NAME = 100
-MAX_VALUE = 5000
+MAX_VALUE = 10_000  # = calculator.LIMITS.value
+MAX_PER_REQUEST = 50
+MAX_PER_CLIENT = 500
 _NAME = re.compile(r"^[^\W\d]\w*$")
 
 
@@ -48,7 +56,7 @@ def clean_name(name: str) -> str:
 
 def clean_value(value: str) -> str:
     if len(value) > MAX_VALUE:
-        raise ValidationError.single("value", _("Значение длиннее 5000 символов."))
+        raise ValidationError.single("value", _("Значение длиннее 10 000 символов."))
     return value
 
 
@@ -80,6 +88,13 @@ async def set_variables(
     """Create or overwrite several variables at once, then refresh the client's search terms.
 
     `client_checked`: the caller already knows the client belongs to the project."""
+    if len(values) > MAX_PER_REQUEST:
+        raise ValidationError.single(
+            "variables",
+            _("За один раз можно задать не больше {n} переменных, а задано {got}.").format(
+                n=MAX_PER_REQUEST, got=len(values)
+            ),
+        )
     stamp = clock.now()
     rows: list[Variable] = [
         {
@@ -95,8 +110,33 @@ async def set_variables(
             await get_client(db, project_id, client_id)
         await db.upsert(client_variables, rows, keys=("client_id", "name"))
         if any(searched(row["name"]) for row in rows):
+            await _check_count(db, client_id)  # raising rolls the upsert back
             await reindex(db, project_id, client_id)
         await changed(db, project_id, client_id)
+
+
+_OWN_COUNT = prepared(
+    sa.select(sa.func.count())
+    .select_from(client_variables)
+    .where(
+        client_variables.c.client_id == sa.bindparam("p_client"),
+        client_variables.c.name.not_like("megafon\\_%", escape="\\"),  # SYSTEM_PREFIX
+    )
+)
+
+
+async def _check_count(db: Database, client_id: int) -> None:
+    """The telephony integration's few variables do not count, so a call's webhooks never
+    fail on a client at the limit."""
+    count = await db.fetch_val(_OWN_COUNT, {"p_client": client_id})
+    if count > MAX_PER_CLIENT:
+        raise ValidationError.single(
+            "variables",
+            _(
+                "У клиента не может быть больше {n} переменных. "
+                "Удалите ненужные, чтобы добавить новые."
+            ).format(n=MAX_PER_CLIENT),
+        )
 
 
 async def changed(db: Database, project_id: int, client_id: int) -> None:

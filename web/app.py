@@ -26,7 +26,7 @@ from core.db import Database
 from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
-from core.telephony import public_address
+from core.telephony import inbox, public_address, wrong_tokens
 from web import logs
 from web.config import Settings
 from web.errors import (
@@ -75,6 +75,11 @@ def create_app(settings: Settings) -> Starlette:
             throttle = LoginThrottle(
                 settings.login_limits, settings.redis_url, settings.login_limits_prefix
             )
+            wrong_token_tally = wrong_tokens.Tally()  # counted, not stored (issue 11, item 8)
+            housekeeping += [
+                asyncio.create_task(_forget_old_deliveries(db, settings)),
+                asyncio.create_task(_count_wrong_tokens(db, wrong_token_tally)),
+            ]
             yield {
                 "db": db,
                 "passwords": Passwords(
@@ -83,6 +88,7 @@ def create_app(settings: Settings) -> Starlette:
                     wait=settings.password_wait,
                 ),
                 "throttle": throttle,  # failed sign-ins (web/throttle.py)
+                "wrong_tokens": wrong_token_tally,  # webhooks with a wrong token
                 "settings": settings,
                 "pbx_http": pbx_http,  # one connection pool for every call to the PBX
                 "hub": hub,
@@ -92,6 +98,8 @@ def create_app(settings: Settings) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(Exception):
+                await wrong_token_tally.flush(db)
             runner.stop()
             try:
                 await asyncio.wait_for(bots, settings.pbx_timeout + 5)
@@ -182,6 +190,33 @@ async def _forget_old_events(db: Database) -> None:
         except Exception:  # a busy database now is no reason to stop trying later
             log.exception("could not forget old live events")
         await asyncio.sleep(3600)
+
+
+async def _forget_old_deliveries(db: Database, settings: Settings) -> None:
+    """«Журнал вебхуков» keeps `WEBHOOK_JOURNAL_DAYS` days and `WEBHOOK_JOURNAL_MAX` rows per
+    project; checked every minute, so a flood of bad webhooks is cut back soon."""
+    while True:
+        try:
+            await inbox.purge_journal(
+                db, keep_days=settings.webhook_journal_days, keep_rows=settings.webhook_journal_max
+            )
+            await wrong_tokens.purge(db)
+        except Exception:  # a busy database now is no reason to stop trying later
+            log.exception("could not forget old webhook deliveries")
+        await asyncio.sleep(60)
+
+
+WRONG_TOKENS_FLUSH = 2.0  # seconds
+
+
+async def _count_wrong_tokens(db: Database, tally: wrong_tokens.Tally) -> None:
+    """A flood of wrong-token webhooks costs one write every few seconds, not one each."""
+    while True:
+        await asyncio.sleep(WRONG_TOKENS_FLUSH)
+        try:
+            await tally.flush(db)
+        except Exception:
+            log.exception("could not count wrong-token webhooks")
 
 
 FREEZE_EVERY, FULL_COLLECTION_EVERY = 30.0, 600.0  # seconds

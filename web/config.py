@@ -22,6 +22,8 @@ class Settings:
     https_only_cookies: bool = False
     pbx_timeout: float = 10.0  # seconds for a whole PBX request (connecting: at most 3)
     pbx_allow_private: bool = False  # let the PBX be at a loopback/private address (simulator)
+    webhook_journal_days: int = 90  # «Журнал вебхуков» forgets older deliveries
+    webhook_journal_max: int = 100_000  # and keeps at most this many per project
     redis_url: str | None = None  # live updates between processes through Redis pub/sub
     sse_ping: float = 15.0  # seconds between keep-alive comments on an idle live stream
     log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR
@@ -50,6 +52,8 @@ class Settings:
             https_only_cookies=bool(public_url and public_url.startswith("https://")),
             pbx_timeout=float(env.get("PBX_TIMEOUT") or 10.0),
             pbx_allow_private=(env.get("PBX_ALLOW_PRIVATE") or "0").strip() == "1",
+            webhook_journal_days=int(env.get("WEBHOOK_JOURNAL_DAYS") or 90),
+            webhook_journal_max=int(env.get("WEBHOOK_JOURNAL_MAX") or 100_000),
             redis_url=env.get("REDIS_URL") or None,
             sse_ping=float(env.get("SSE_PING") or 15.0),
             log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),

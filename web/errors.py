@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.errors import CrmError, ErrorKind, ValidationError
+from core.errors import CrmError, ErrorKind, TooManyRequests, ValidationError
 from core.i18n import gettext as _
 from web.auth import NotAuthenticated
 from web.htmx import wants_fragment
@@ -34,6 +34,7 @@ STATUS = {
     ErrorKind.INVALID: 422,
     ErrorKind.MALFORMED: 400,
     ErrorKind.PBX_FAILED: 502,
+    ErrorKind.TOO_MANY: 429,
 }
 
 Answer = Callable[[Request, int, str, Mapping[str, str] | None], Response]
@@ -49,6 +50,7 @@ def _titles() -> dict[int, str]:
         405: _("Метод не поддерживается"),
         409: _("Действие невозможно"),
         422: _("Проверьте данные"),
+        429: _("Слишком много запросов"),
         502: _("АТС не ответила как нужно"),
         500: _("Что-то пошло не так"),
     }
@@ -88,7 +90,10 @@ def handlers(answer: Answer) -> dict[Any, Handler]:
     async def crm_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CrmError)
         details = exc.errors if isinstance(exc, ValidationError) else None
-        return answer(request, STATUS[exc.kind], crm_error_message(exc), details)
+        response = answer(request, STATUS[exc.kind], crm_error_message(exc), details)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

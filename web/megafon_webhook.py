@@ -26,6 +26,7 @@ async def megafon_webhook(request: Request) -> Response:
     fields = await _fields(request)
     project = await projects.project_by_api_key(request.state.db, fields.get("crm_token"))
     if project is None:
+        request.state.wrong_tokens.note()  # counted for «Телефония», not stored
         return JSONResponse({"error": "Invalid token"}, status_code=401)
     receipt = await inbox.receive(request.state.db, project["id"], fields)
     status = 500 if receipt.result == inbox.DeliveryResult.ERROR else 200

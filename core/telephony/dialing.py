@@ -1,9 +1,11 @@
 """Calls from the CRM (PROTOCOL.md §2.3): the PBX rings the employee, then the client.
 
-Used by the blue handset in a client card, by bots (`megafon_call`) and by the API. A
-repeated request for the same employee and number within `REPEAT_WINDOW` (a double click,
-an impatient second click while the PBX thinks) returns the first request instead of a
-second call. Every request is kept in `call_requests` with its outcome.
+Used by the blue handset in a client card, by bots (`megafon_call`) and by the API. Every
+call goes only to the directions the project allows; calls by bots and through the API are
+also rate-limited per project (`call_rules`). A repeated request for the same employee and
+number within `REPEAT_WINDOW` (a double click, an impatient second click while the PBX
+thinks) returns the first request instead of a second call. Every request is kept in
+`call_requests` with its outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from core.employees import CallMethod, Employee
 from core.errors import Conflict, ValidationError
 from core.i18n import gettext as _
 from core.tables import call_requests
-from core.telephony import calls, connection
+from core.telephony import call_rules, calls, connection
 from core.telephony.calls import Call
 from core.telephony.pbx_client import PbxError
 from core.telephony.protocol import Direction
@@ -45,6 +47,10 @@ class CallSource(StrEnum):
     CARD = "card"  # the blue handset in a client card
     BOT = "bot"  # a bot reaction's `megafon_call`
     API = "api"  # the `megafon_call` API method
+
+
+# Sources a leaked API key can drive: their calls are counted against the project's limits.
+RATE_LIMITED = (CallSource.BOT.value, CallSource.API.value)
 
 
 class StoredRequest(TypedDict):
@@ -92,9 +98,15 @@ def _clean(pbx_user: str, phone: str) -> tuple[str, str]:
     return pbx_user, digits
 
 
-async def _claim(db: Database, values: dict[str, Any]) -> tuple[int, StoredRequest | None]:
-    """A new pending request, or the recent one for the same employee and number."""
+async def _claim(
+    db: Database, values: dict[str, Any], rules: call_rules.Rules
+) -> tuple[int, StoredRequest | None]:
+    """A new pending request, or the recent one for the same employee and number; a new
+    request by a bot or through the API only within the project's limits."""
+    limited = values["source"] in RATE_LIMITED
     async with db.transaction():
+        if limited:  # concurrent requests of a project count each other
+            await db.lock(f"calls:{values['project_id']}")
         await db.lock(f"call:{values['project_id']}:{values['pbx_user']}:{values['phone']}")
         recent = await db.fetch_one(
             call_requests.select()
@@ -110,6 +122,10 @@ async def _claim(db: Database, values: dict[str, Any]) -> tuple[int, StoredReque
         )
         if recent is not None:
             return recent["id"], cast(StoredRequest, recent)
+        if limited:
+            await call_rules.check_rate(
+                db, values["project_id"], rules, values["created_at"], RATE_LIMITED
+            )
         request_id: int = await db.execute(call_requests.insert().values(**values))
         return request_id, None
 
@@ -125,9 +141,13 @@ async def make_call(
     client_id: int | None = None,
     user_id: int | None = None,
 ) -> CallRequest:
-    """Ask the PBX to connect `pbx_user` with `phone`; raises `PbxError` with the reason."""
+    """Ask the PBX to connect `pbx_user` with `phone`; raises `PbxError` with the reason,
+    `CallRefused` for a direction the project does not allow, `TooManyRequests` over its
+    limits."""
     pbx_user, digits = _clean(pbx_user, phone)
     pbx = await connection.client(db, http, project_id)
+    rules = await call_rules.get(db, project_id)
+    call_rules.check_destination(rules, digits)
     now = clock.now()
     request_id, recent = await _claim(
         db,
@@ -141,6 +161,7 @@ async def make_call(
             "state": RequestState.PENDING,
             "created_at": now,
         },
+        rules,
     )
     if recent is not None:
         state = RequestState(recent["state"])

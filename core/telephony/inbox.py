@@ -4,16 +4,18 @@ Each webhook with a valid token is stored raw in `webhook_deliveries` and applie
 transaction; the caller answers the PBX only after `receive` returns, that is after the commit.
 A repeated delivery (same call, command and event type, or the same history) finds its key in
 `webhook_effects` and changes nothing. A processing failure rolls back the effects only: the
-raw payload stays, with the error, for an admin to read and re-run.
+raw payload stays, with the error, for an admin to read and re-run. The journal is kept for a
+number of days and up to a number of rows per project (`purge`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypedDict, cast
 
@@ -23,7 +25,7 @@ from core import clock, paging
 from core.db import Database, prepared
 from core.errors import NotFound
 from core.i18n import gettext as _
-from core.tables import webhook_deliveries, webhook_effects
+from core.tables import projects, webhook_deliveries, webhook_effects
 from core.telephony import caller_lookup, notifications, protocol
 from core.telephony.protocol import Command, InvalidWebhook, Webhook
 
@@ -261,3 +263,73 @@ async def journal(
     for row in rows:
         row["fields"] = json.loads(row["payload"])
     return cast(list[Delivery], rows), next_before
+
+
+async def purge(
+    db: Database,
+    project_id: int,
+    *,
+    keep_days: int,
+    keep_rows: int,
+    now: datetime | None = None,
+    batch: int = 1000,
+) -> int:
+    """Forget one batch of the project's deliveries older than `keep_days` or beyond its
+    newest `keep_rows`; the number forgotten (0: nothing is left to forget).
+
+    Each batch is a statement of its own, so a purge never holds the database for long. The
+    dedup keys (`webhook_effects`) are forgotten with the deliveries that aged out, not with
+    those the cap removed: a recent delivery repeated by the PBX still changes nothing."""
+    horizon = (now or clock.now()) - timedelta(days=keep_days)
+    oldest = await db.fetch_all(
+        sa.select(webhook_deliveries.c.id, webhook_deliveries.c.received_at)
+        .where(webhook_deliveries.c.project_id == project_id)
+        .order_by(webhook_deliveries.c.id)
+        .limit(batch)
+    )
+    aged = [row["id"] for row in oldest if row["received_at"] < horizon]
+    if aged:
+        async with db.transaction():
+            await db.execute(
+                webhook_deliveries.delete().where(
+                    webhook_deliveries.c.project_id == project_id,
+                    webhook_deliveries.c.id.in_(aged),
+                )
+            )
+            await db.execute(
+                webhook_effects.delete().where(
+                    webhook_effects.c.project_id == project_id,
+                    webhook_effects.c.delivery_id <= max(aged),
+                )
+            )
+        return len(aged)
+    boundary = await db.fetch_val(  # the newest delivery beyond the cap
+        sa.select(webhook_deliveries.c.id)
+        .where(webhook_deliveries.c.project_id == project_id)
+        .order_by(webhook_deliveries.c.id.desc())
+        .offset(keep_rows)
+        .limit(1)
+    )
+    if boundary is None:
+        return 0
+    beyond = [row["id"] for row in oldest if row["id"] <= boundary]
+    await db.execute(
+        webhook_deliveries.delete().where(
+            webhook_deliveries.c.project_id == project_id,
+            webhook_deliveries.c.id.in_(beyond),
+        )
+    )
+    return len(beyond)
+
+
+async def purge_journal(
+    db: Database, *, keep_days: int, keep_rows: int, pause: float = 0.05
+) -> int:
+    """`purge` every project until nothing is left to forget, pausing between batches so
+    webhooks keep their turn; the number of deliveries forgotten."""
+    forgotten = 0
+    for project_id in await db.fetch_all(sa.select(projects.c.id).order_by(projects.c.id)):
+        while done := await purge(db, project_id["id"], keep_days=keep_days, keep_rows=keep_rows):
+            forgotten += done
+            await asyncio.sleep(pause)
+    return forgotten

@@ -43,3 +43,23 @@ async def test_client_phone_finds_the_client_the_way_calls_do(db):
         db, admin["project_id"], {"client_phone": "+79161234567", "message": "перезвонить"}
     )
     assert message["client_id"] == client["id"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({f"v{n}": "x" for n in range(51)}, "variables"),
+        ({"comment": "я" * 10_001}, "value"),
+        ({"megafon_call_id": "forged"}, "megafon_call_id"),
+    ],
+)
+async def test_a_callback_over_the_limits_writes_nothing(db, extra, field):
+    admin = await builders.admin(db)
+    client = await builders.client(db, admin["project_id"])
+    with pytest.raises(ValidationError) as refused:
+        await callbacks.callback(
+            db, admin["project_id"], {"client_id": str(client["id"]), "message": "hi", **extra}
+        )
+    assert field in refused.value.errors
+    assert await variables.list_variables(db, client["id"]) == []
+    assert (await dialogs.dialog(db, admin["project_id"], client["id"])).messages == []

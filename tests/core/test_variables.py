@@ -33,9 +33,9 @@ async def test_bad_variable_names_are_refused(db, name):
 async def test_cyrillic_names_and_long_values_within_limits(db):
     admin = await builders.admin(db)
     client = await builders.client(db, admin["project_id"])
-    await variables.set_variable(db, admin["project_id"], client["id"], "город", "я" * 5000)
+    await variables.set_variable(db, admin["project_id"], client["id"], "город", "я" * 10_000)
     with pytest.raises(ValidationError):
-        await variables.set_variable(db, admin["project_id"], client["id"], "город", "я" * 5001)
+        await variables.set_variable(db, admin["project_id"], client["id"], "город", "я" * 10_001)
 
 
 async def test_variables_of_another_projects_client_are_out_of_reach(db):
@@ -59,3 +59,37 @@ async def test_the_integrations_own_variables_are_not_searched(db):
     )
     assert (await clients.find_clients(db, pid, "zx81")).clients == []
     assert len((await clients.find_clients(db, pid, "zx82")).clients) == 1
+
+
+async def test_one_request_sets_at_most_50_variables_and_over_it_sets_none(db):
+    admin = await builders.admin(db)
+    client = await builders.client(db, admin["project_id"])
+    fifty = {f"v{n}": "x" for n in range(50)}
+    await variables.set_variables(db, admin["project_id"], client["id"], fifty)
+    with pytest.raises(ValidationError) as refused:
+        await variables.set_variables(
+            db, admin["project_id"], client["id"], {f"w{n}": "x" for n in range(51)}
+        )
+    assert refused.value.errors == {
+        "variables": "За один раз можно задать не больше 50 переменных, а задано 51."
+    }
+    assert len(await variables.list_variables(db, client["id"])) == 50
+
+
+async def test_a_client_has_at_most_500_variables_besides_the_integrations(db):
+    admin = await builders.admin(db)
+    pid = admin["project_id"]
+    client = await builders.client(db, pid)
+    for batch in range(10):
+        await variables.set_variables(
+            db, pid, client["id"], {f"v{batch}_{n}": "x" for n in range(50)}
+        )
+    with pytest.raises(ValidationError) as refused:
+        await variables.set_variables(db, pid, client["id"], {"one_more": "x", "v0_0": "y"})
+    assert "больше 500 переменных" in refused.value.errors["variables"]
+    # Nothing of the refused request was saved; overwriting and the calls' own still work.
+    await variables.set_variables(db, pid, client["id"], {"v0_1": "z"})
+    await variables.set_variables(db, pid, client["id"], {"megafon_call_id": "c1"})
+    saved = {v["name"]: v["value"] for v in await variables.list_variables(db, client["id"])}
+    assert len(saved) == 501 and "one_more" not in saved
+    assert (saved["v0_0"], saved["v0_1"]) == ("x", "z")

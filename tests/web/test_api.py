@@ -2,7 +2,7 @@
 
 import pytest
 
-from core import dialogs, projects
+from core import dialogs, projects, variables
 from tests.support import builders
 
 
@@ -64,3 +64,18 @@ def test_json_values_are_read_as_salebots_api_reads_them(browser, project):
     assert response.status_code == 200, response.text
     page = browser.run(dialogs.dialog, project["project_id"], project["client"]["id"])
     assert page.messages[-1]["text"] == "привет"
+
+
+def test_a_callback_with_a_thousand_variables_is_refused_and_stores_nothing(browser, project):
+    client_id = project["client"]["id"]
+    flood = {f"v{n}": "x" for n in range(1000)}
+    response = browser.post(
+        f"/api/{project['key']}/callback",
+        data={"client_id": str(client_id), "message": "оплачено", **flood},
+    )
+    assert response.status_code == 422
+    assert response.json()["details"] == {
+        "variables": "За один раз можно задать не больше 50 переменных, а задано 1000."
+    }
+    assert browser.run(variables.list_variables, client_id) == []
+    assert browser.run(dialogs.dialog, project["project_id"], client_id).messages == []

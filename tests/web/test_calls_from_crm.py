@@ -321,3 +321,60 @@ def test_a_failing_megafon_call_writes_its_error_into_the_dialog(pair):
         return await db.fetch_one(sa.select(bot_jobs.c.state, bot_jobs.c.result))
 
     assert run_core(pair.url, job)["state"] == "failed"
+
+
+def test_the_api_and_bots_call_only_the_allowed_directions(pair):
+    pair.connect()
+    api = f"{pair.crm.url}/api/{pair.key}/megafon_call"
+    abroad = httpx.post(api, data={"client_phone": "+44 7911 123456", "user": "ivanov"})
+    assert abroad.status_code == 403
+    assert abroad.json() == {
+        "error": "Звонки на международные номера запрещены в настройках телефонии."
+    }
+    premium = httpx.post(api, json={"client_phone": "8 809 123-45-67", "user": "ivanov"})
+    assert premium.status_code == 403 and "8-809" in premium.json()["error"]
+
+    run_core(
+        pair.url,
+        reactions.save_reaction,
+        pair.ids["project"],
+        "позвоните в Лондон",
+        "megafon_call('+447911123456', 'ivanov')",
+    )
+    run_core(
+        pair.url,
+        dialogs.add_message,
+        pair.ids["project"],
+        pair.ids["client"],
+        dialogs.MessageKind.INCOMING,
+        "Позвоните в Лондон",
+    )
+    refused = "Звонки на международные номера запрещены в настройках телефонии."
+    assert eventually(lambda: pair.dialog(pair.ids["client"])[-1] == f"megafon_call: {refused}")
+    admin = pair.browser("anna@romashka.ru")
+    jobs = page(admin.get("/bot")).find(id="jobs-title").find_parent("section")
+    [last] = [" ".join(row.get_text(" ").split()) for row in jobs.select("tbody tr")]
+    assert f"ошибка {refused}" in last  # «Последние срабатывания»
+    assert pair.pbx("GET", "/simulator/calls") == []
+
+    admin.submit(
+        "/telephony/megafon/rules", {"international": "on", "per_minute": "30", "per_hour": "300"}
+    )
+    allowed = httpx.post(api, data={"client_phone": "+44 7911 123456", "user": "ivanov"})
+    assert allowed.status_code == 200
+    assert pair.pbx("GET", "/simulator/calls")[0]["phone"] == "447911123456"
+
+
+def test_calls_through_the_api_over_the_projects_limit_get_429(pair):
+    pair.connect()
+    admin = pair.browser("anna@romashka.ru")
+    admin.submit("/telephony/megafon/rules", {"per_minute": "2", "per_hour": "300"})
+    api = f"{pair.crm.url}/api/{pair.key}/megafon_call"
+    answers = [
+        httpx.post(api, data={"client_phone": f"+7 916 123-00-0{n}", "user": "ivanov"})
+        for n in range(3)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert 1 <= int(answers[2].headers["Retry-After"]) <= 60
+    assert answers[2].json()["error"].startswith("Не больше 2 звонков в минуту через API")
+    assert len(pair.pbx("GET", "/simulator/calls")) == 2

@@ -1,16 +1,22 @@
-"""«Телефония» → «Мегафон»: «Изменить» changes a connected PBX's token or domain in place."""
+"""«Телефония» → «Мегафон»: «Изменить» changes a connected PBX's token or domain in place;
+«Разрешённые направления» and the call limits; the count of webhooks with a wrong key."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 
+from core import projects
 from core.tables import pbx_connections
-from core.telephony import connection
+from core.telephony import call_rules, connection, inbox
 from tests.support import builders
+from tests.support.databases import run_core
 from tests.support.pages import Browser, page, text_of
+from tests.support.servers import LiveBrowser, LiveServer
+from tests.support.simulator import wait_for
 from web.app import create_app
 
 TOKEN = "pbx-secret-token-1234"
@@ -96,3 +102,68 @@ def test_the_crm_address_for_the_pbx_follows_public_url(settings):
         browser.login("anna@romashka.ru")
         html = page(browser.get("/telephony/megafon"))
     assert html.select_one("#crm-address")["value"] == "https://crm.example.ru/megafon_webhook"
+
+
+def test_the_admin_allows_directions_and_sets_the_call_limits(browser, connected):
+    project_id = connected["project_id"]
+    form = page(browser.get("/telephony/megafon"))
+    rules = form.select_one("form[action='/telephony/megafon/rules']")
+    assert rules.select_one("input[name=international]").get("checked") is None
+    assert rules.select_one("input[name=premium]").get("checked") is None
+    assert rules.select_one("#f-per_minute")["value"] == "30"
+    assert rules.select_one("#f-per_hour")["value"] == "300"
+
+    saved = browser.submit(
+        "/telephony/megafon/rules",
+        {"international": "on", "per_minute": "10", "per_hour": "100"},
+    )
+    assert saved.status_code == 200 and "Сохранено." in text_of(saved)
+    assert browser.run(call_rules.get, project_id) == {
+        "international": True,
+        "premium": False,
+        "per_minute": 10,
+        "per_hour": 100,
+    }
+    again = page(saved).select_one("form[action='/telephony/megafon/rules']")
+    assert again.select_one("input[name=international]").get("checked") is not None
+
+    refused = browser.submit(
+        "/telephony/megafon/rules", {"premium": "on", "per_minute": "0", "per_hour": "100"}
+    )
+    assert refused.status_code == 422
+    assert "Целое число от 1 до 1000" in text_of(refused)
+    kept = page(refused).select_one("form[action='/telephony/megafon/rules']")
+    assert kept.select_one("input[name=premium]").get("checked") is not None
+    assert browser.run(call_rules.get, project_id)["premium"] is False
+
+
+def test_webhooks_with_a_wrong_token_are_counted_on_telephony_and_not_stored(settings):
+    with LiveServer(create_app(settings)) as crm:
+
+        async def anna_with_a_key(db: Any) -> int:
+            admin = await builders.admin(db, email="anna@romashka.ru")
+            await projects.generate_api_key(db, admin["project_id"])
+            return int(admin["project_id"])
+
+        project_id = run_core(settings.database_url, anna_with_a_key)
+        admin = LiveBrowser(base_url=crm.url, follow_redirects=True, timeout=15)
+        admin.login("anna@romashka.ru")
+        assert "неверным ключом" not in text_of(admin.get("/telephony"))
+        for _ in range(100):
+            answer = httpx.post(
+                crm.url + "/megafon_webhook",
+                data={"cmd": "event", "type": "INCOMING", "callid": "x", "crm_token": "old-key"},
+            )
+            assert answer.status_code == 401
+
+        def warning() -> str:
+            return text_of(admin.get("/telephony"))
+
+        expected = (
+            "За сутки 100 запросов с неверным ключом — возможно, ключ в кабинете АТС устарел."
+        )
+        assert wait_for(lambda: expected in warning(), timeout=10)  # flushed every 2 s
+        assert expected in text_of(admin.get("/telephony/megafon"))
+        journal, _ = run_core(settings.database_url, inbox.journal, project_id)
+        assert journal == []
+        admin.close()

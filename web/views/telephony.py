@@ -1,4 +1,5 @@
-"""«Телефония» (admins): connect the MegaFon PBX, check the connection, disconnect."""
+"""«Телефония» (admins): connect the MegaFon PBX, check the connection, disconnect, and
+choose which calls the CRM may place («Разрешённые направления»)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from starlette.responses import Response
 from core import projects
 from core.errors import ValidationError
 from core.i18n import gettext as _
-from core.telephony import connection
+from core.telephony import call_rules, connection, wrong_tokens
 from core.telephony.pbx_client import PbxError
 from web.actor import actor
 from web.auth import admin_required
@@ -28,6 +29,8 @@ async def _megafon_page(request: Request, status: int = 200, **extra: object) ->
         "webhook_address": public_url_for(request, "megafon_webhook"),
         "saved": request.query_params.get("saved"),
         "editing": current is None or request.query_params.get("edit") is not None,
+        "rules": await call_rules.get(request.state.db, project_id),
+        "wrong_tokens": await wrong_tokens.last_day(request.state.db),
         **extra,
     }
     return render(request, "telephony/megafon.html", context, status)
@@ -37,7 +40,8 @@ async def _megafon_page(request: Request, status: int = 200, **extra: object) ->
 async def index(request: Request) -> Response:
     """The telephony services, with the MegaFon tile."""
     current = await connection.get(request.state.db, request.state.user["project_id"])
-    return render(request, "telephony/index.html", {"connection": current})
+    context = {"connection": current, "wrong_tokens": await wrong_tokens.last_day(request.state.db)}
+    return render(request, "telephony/index.html", context)
 
 
 @admin_required
@@ -61,6 +65,33 @@ async def megafon(request: Request) -> Response:
             request, 422, errors=e.errors, domain=text(form, "domain"), editing=True
         )
     return redirect(request, "telephony_megafon", query={"saved": 1})
+
+
+@admin_required
+async def rules(request: Request) -> Response:
+    """«Разрешённые направления»: international and premium-rate numbers, and the limits on
+    calls by bots and through the API."""
+    form = await request.form()
+    international, premium = text(form, "international") == "on", text(form, "premium") == "on"
+    per_minute, per_hour = text(form, "per_minute"), text(form, "per_hour")
+    try:
+        await call_rules.save(
+            request.state.db,
+            request.state.user["project_id"],
+            international=international,
+            premium=premium,
+            per_minute=per_minute,
+            per_hour=per_hour,
+        )
+    except ValidationError as e:
+        sent = {
+            "international": international,
+            "premium": premium,
+            "per_minute": per_minute,
+            "per_hour": per_hour,
+        }
+        return await _megafon_page(request, 422, rules=sent, rules_errors=e.errors)
+    return redirect(request, "telephony_megafon", query={"saved": "rules"}, fragment="rules-title")
 
 
 @admin_required

@@ -1,9 +1,13 @@
 """Receiving the PBX's webhooks: each one journaled, applied once, a failure kept for a re-run."""
 
-import pytest
+from datetime import timedelta
 
-from core import dialogs
+import pytest
+import sqlalchemy as sa
+
+from core import clock, dialogs
 from core.errors import NotFound
+from core.tables import webhook_deliveries, webhook_effects
 from core.telephony import inbox
 from core.telephony.protocol import InvalidWebhook
 from tests.support import builders
@@ -85,3 +89,45 @@ async def test_only_a_failed_delivery_can_be_run_again(db):
     receipt = await inbox.receive(db, ids["project"], ACCEPTED)
     with pytest.raises(NotFound):
         await inbox.rerun(db, ids["project"], receipt.delivery_id)
+
+
+async def deliver(db, ids, count):
+    for n in range(count):
+        await inbox.receive(db, ids["project"], {**ACCEPTED, "callid": f"c{n}"})
+
+
+async def journaled_callids(db, project):
+    rows, _ = await inbox.journal(db, project, limit=100)
+    return [row["callid"] for row in rows]
+
+
+async def test_the_journal_forgets_deliveries_older_than_its_days(db):
+    ids = await builders.call_center(db)
+    await deliver(db, ids, 3)
+    await db.execute(
+        webhook_deliveries.update()
+        .where(webhook_deliveries.c.callid.in_(["c0", "c1"]))
+        .values(received_at=clock.now() - timedelta(days=91))
+    )
+    assert await inbox.purge(db, ids["project"], keep_days=90, keep_rows=1000, batch=1) == 1
+    assert await inbox.purge_journal(db, keep_days=90, keep_rows=1000, pause=0) == 1
+    assert await journaled_callids(db, ids["project"]) == ["c2"]
+    # The kept delivery still deduplicates its repeats.
+    repeat = await inbox.receive(db, ids["project"], {**ACCEPTED, "callid": "c2"})
+    assert repeat.result == inbox.DeliveryResult.DUPLICATE
+    [effect] = await db.fetch_all(sa.select(webhook_effects.c.key))
+    assert "c2" in effect["key"]  # the forgotten deliveries' keys went with them
+
+
+async def test_the_journal_keeps_at_most_its_cap_per_project_and_dedup_still_holds(db):
+    ids = await builders.call_center(db)
+    other = await builders.admin(db, project="Лютик", email="boss@lutik.ru")
+    await deliver(db, ids, 5)
+    await inbox.receive(db, other["project_id"], {**ACCEPTED, "type": "INCOMING"})
+    assert await inbox.purge_journal(db, keep_days=90, keep_rows=2, pause=0) == 3
+    assert await journaled_callids(db, ids["project"]) == ["c4", "c3"]
+    assert len(await journaled_callids(db, other["project_id"])) == 1
+    # A recent delivery that the cap forgot is still a repeat when the PBX sends it again.
+    repeat = await inbox.receive(db, ids["project"], {**ACCEPTED, "callid": "c0"})
+    assert repeat.result == inbox.DeliveryResult.DUPLICATE
+    assert await texts(db, ids) == ["megafon_call_event ACCEPTED"] * 5
