@@ -32,6 +32,7 @@ class Action(StrEnum):
     TELEPHONY_CONNECTED = "telephony_connected"
     TELEPHONY_CHANGED = "telephony_changed"
     TELEPHONY_DISCONNECTED = "telephony_disconnected"
+    CALL_RULES_CHANGED = "call_rules_changed"  # «Разрешённые направления» and call limits
     EMPLOYEE_CREATED = "employee_created"
     EMPLOYEE_EMAIL_CHANGED = "employee_email_changed"
     EMPLOYEE_ROLE_CHANGED = "employee_role_changed"
@@ -51,6 +52,7 @@ def action_label(action: str) -> str:
         Action.TELEPHONY_CONNECTED: _("Телефония подключена"),
         Action.TELEPHONY_CHANGED: _("Изменены настройки телефонии"),
         Action.TELEPHONY_DISCONNECTED: _("Телефония отключена"),
+        Action.CALL_RULES_CHANGED: _("Изменены разрешённые направления звонков"),
         Action.EMPLOYEE_CREATED: _("Добавлен сотрудник"),
         Action.EMPLOYEE_EMAIL_CHANGED: _("Изменён email сотрудника"),
         Action.EMPLOYEE_ROLE_CHANGED: _("Изменена роль сотрудника"),

@@ -17,7 +17,7 @@ from typing import TypedDict, cast
 import phonenumbers
 import sqlalchemy as sa
 
-from core import clock
+from core import audit, clock
 from core.db import Database
 from core.errors import PermissionDenied, TooManyRequests, ValidationError
 from core.i18n import gettext as _
@@ -85,8 +85,10 @@ async def save(
     premium: bool,
     per_minute: str,
     per_hour: str,
+    who: audit.Actor | None = None,
 ) -> Rules:
-    """«Сохранить»: the directions and the limits, or every field's error."""
+    """«Сохранить»: the directions and the limits, or every field's error. A change made by
+    `who` goes into «Журнал действий» with the old and new rules."""
     errors: dict[str, str] = {}
     rules: Rules = {
         "international": international,
@@ -96,8 +98,15 @@ async def save(
     }
     if errors:
         raise ValidationError(errors)
-    row = {"project_id": project_id, **rules, "updated_at": clock.now()}
-    await db.upsert(call_rules, row, keys=("project_id",))
+    async with db.transaction():
+        before = await get(db, project_id)
+        row = {"project_id": project_id, **rules, "updated_at": clock.now()}
+        await db.upsert(call_rules, row, keys=("project_id",))
+        if who is not None and rules != before:
+            details = {"old": dict(before), "new": dict(rules)}
+            await audit.record(
+                db, project_id, who, audit.Action.CALL_RULES_CHANGED, details=details
+            )
     return rules
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core import projects
+from core import audit, projects
 from core.tables import pbx_connections
 from core.telephony import call_rules, connection, inbox
 from tests.support import builders
@@ -135,6 +135,19 @@ def test_the_admin_allows_directions_and_sets_the_call_limits(browser, connected
     kept = page(refused).select_one("form[action='/telephony/megafon/rules']")
     assert kept.select_one("input[name=premium]").get("checked") is not None
     assert browser.run(call_rules.get, project_id)["premium"] is False
+
+    # «Журнал действий» says who allowed what; saving the same rules again adds nothing.
+    browser.submit(
+        "/telephony/megafon/rules",
+        {"international": "on", "per_minute": "10", "per_hour": "100"},
+    )
+    entries, _ = browser.run(audit.journal, project_id, action="call_rules_changed")
+    assert len(entries) == 1 and entries[0]["details"]["old"] == call_rules.DEFAULTS
+    journal = text_of(browser.get("/audit"))
+    assert (
+        "Разрешённые направления: международные — да, платные — нет; через API и ботов "
+        "не больше 10 звонков в минуту и 100 в час"
+    ) in journal
 
 
 def test_webhooks_with_a_wrong_token_are_counted_on_telephony_and_not_stored(settings):

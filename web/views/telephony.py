@@ -82,6 +82,7 @@ async def rules(request: Request) -> Response:
             premium=premium,
             per_minute=per_minute,
             per_hour=per_hour,
+            who=actor(request),
         )
     except ValidationError as e:
         sent = {
