@@ -12,7 +12,7 @@ from core import bots, callbacks, projects
 from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.telephony import dialing
-from web.payload import MAX_BODY, Unreadable, UnreadableBody, body_fields
+from web.payload import MAX_DEPTH, Unreadable, UnreadableBody, body_fields
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -31,10 +31,12 @@ async def _params(request: Request) -> dict[str, str]:
 
 
 def _unreadable(reason: Unreadable) -> str:
-    if reason is Unreadable.TOO_LARGE:
-        return _("Тело запроса больше {limit} байт.").format(limit=MAX_BODY)
     if reason is Unreadable.NOT_JSON:
         return _("Тело запроса — не JSON.")
+    if reason is Unreadable.TOO_DEEP:
+        return _("В JSON больше {depth} уровней вложенности.").format(depth=MAX_DEPTH)
+    if reason is Unreadable.NOT_A_FORM:
+        return _("Тело запроса — не форма multipart (или в ней есть файлы).")
     return _("Ожидался JSON-объект.")
 
 

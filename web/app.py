@@ -28,6 +28,7 @@ from core.migrations import migrate
 from core.passwords import Passwords
 from core.telephony import inbox, public_address, wrong_tokens
 from web import logs
+from web.body_limits import MAX_FORM_BODY, BodyLimit, FormBodies
 from web.config import Settings
 from web.errors import (
     BROWSER_HANDLERS,
@@ -154,6 +155,8 @@ def _browser_middleware(settings: Settings) -> list[Middleware]:
             no_store=[pages.url_path_for("settings"), pages.url_path_for("telephony")],
         ),
         Middleware(UnexpectedErrors, answer=page_answer),
+        Middleware(BodyLimit, limit=MAX_FORM_BODY, answer=page_answer),
+        Middleware(FormBodies, answer=page_answer),  # whole and readable before the CSRF check
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,

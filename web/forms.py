@@ -5,6 +5,8 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from web.ids import parse_id
+
 
 def text(form: FormData, name: str) -> str:
     """A form field as text; NUL characters (which no database text column takes) dropped."""
@@ -13,13 +15,13 @@ def text(form: FormData, name: str) -> str:
 
 
 def optional_int(form: FormData, name: str) -> int | None:
-    value = text(form, name).strip()
-    return int(value) if value.isdigit() else None
+    """An id from a form (`web/ids.py`), or None."""
+    return parse_id(text(form, name))
 
 
 def query_int(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name, "")
-    return int(value) if value.isdigit() else None
+    """An id from the query string (`web/ids.py`), or None."""
+    return parse_id(request.query_params.get(name, ""))
 
 
 def safe_next(url: str | None, default: str) -> str:

@@ -11,13 +11,14 @@ from starlette.responses import JSONResponse, Response
 from core import projects
 from core.telephony import inbox
 from core.telephony.protocol import InvalidWebhook
-from web.payload import MAX_BODY, Unreadable, UnreadableBody, body_fields
+from web.payload import MAX_DEPTH, Unreadable, UnreadableBody, body_fields
 
 # In the PBX's language, as the rest of the protocol's errors (core/telephony/protocol.py)
 UNREADABLE = {
-    Unreadable.TOO_LARGE: f"the body is larger than {MAX_BODY} bytes",
     Unreadable.NOT_JSON: "the body is not valid JSON",
     Unreadable.NOT_AN_OBJECT: "the JSON body must be an object",
+    Unreadable.TOO_DEEP: f"the JSON body is nested deeper than {MAX_DEPTH} levels",
+    Unreadable.NOT_A_FORM: "the body is not a valid multipart form without files",
 }
 
 

@@ -6,15 +6,21 @@ API): no session, no CSRF, no language, JSON errors. `browser_routes` are people
 
 from pathlib import Path
 
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from web import api, sse
+from web.body_limits import BodyLimit
+from web.errors import json_answer
+from web.ids import register_id_convertor
 from web.megafon_webhook import megafon_webhook
+from web.payload import MAX_BODY
 from web.views import audit, bot, clients, employees, session, settings, telephony, webhooks
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
+register_id_convertor()  # `{client_id:id}`: an id no row can have is a 404 (web/ids.py)
 
 browser_routes = [
     Route("/", session.home, name="home"),
@@ -45,21 +51,21 @@ browser_routes = [
     ),
     # Bot reactions ("Бот")
     Route("/bot", bot.index, methods=BOTH, name="bot"),
-    Route("/bot/{reaction_id:int}", bot.reaction, methods=BOTH, name="bot_reaction"),
-    Route("/bot/{reaction_id:int}/delete", bot.delete, methods=POST, name="bot_delete"),
+    Route("/bot/{reaction_id:id}", bot.reaction, methods=BOTH, name="bot_reaction"),
+    Route("/bot/{reaction_id:id}/delete", bot.delete, methods=POST, name="bot_delete"),
     # Employees ("Сотрудники")
     Route("/employees", employees.index, name="employees"),
     Route("/employees/new", employees.create, methods=BOTH, name="employee_new"),
     Route("/employees/pbx-user-field", employees.pbx_user_field, name="employee_pbx_field"),
-    Route("/employees/{employee_id:int}", employees.edit, methods=BOTH, name="employee"),
+    Route("/employees/{employee_id:id}", employees.edit, methods=BOTH, name="employee"),
     Route(
-        "/employees/{employee_id:int}/deactivate",
+        "/employees/{employee_id:id}/deactivate",
         employees.set_active,
         methods=POST,
         name="employee_deactivate",
     ),
     Route(
-        "/employees/{employee_id:int}/activate",
+        "/employees/{employee_id:id}/activate",
         employees.set_active,
         methods=POST,
         name="employee_activate",
@@ -67,25 +73,25 @@ browser_routes = [
     # Clients ("Клиенты")
     Route("/clients", clients.index, name="clients"),
     Route("/clients/new", clients.create, methods=BOTH, name="client_new"),
-    Route("/clients/{client_id:int}", clients.card, name="client"),
-    Route("/clients/{client_id:int}/edit", clients.edit, methods=BOTH, name="client_edit"),
+    Route("/clients/{client_id:id}", clients.card, name="client"),
+    Route("/clients/{client_id:id}/edit", clients.edit, methods=BOTH, name="client_edit"),
     Route(
-        "/clients/{client_id:int}/variables",
+        "/clients/{client_id:id}/variables",
         clients.set_variable,
         methods=POST,
         name="client_variable_set",
     ),
     Route(
-        "/clients/{client_id:int}/variables/{name:str}/delete",
+        "/clients/{client_id:id}/variables/{name:str}/delete",
         clients.delete_variable,
         methods=POST,
         name="client_variable_delete",
     ),
-    Route("/clients/{client_id:int}/notes", clients.add_note, methods=POST, name="client_note"),
-    Route("/clients/{client_id:int}/messages", clients.earlier_messages, name="client_messages"),
-    Route("/clients/{client_id:int}/call", clients.call, methods=POST, name="client_call"),
+    Route("/clients/{client_id:id}/notes", clients.add_note, methods=POST, name="client_note"),
+    Route("/clients/{client_id:id}/messages", clients.earlier_messages, name="client_messages"),
+    Route("/clients/{client_id:id}/call", clients.call, methods=POST, name="client_call"),
     Route(
-        "/clients/{client_id:int}/call/{request_id:int}",
+        "/clients/{client_id:id}/call/{request_id:id}",
         clients.call_progress,
         name="client_call_progress",
     ),
@@ -93,18 +99,28 @@ browser_routes = [
     Route("/events", sse.stream, name="events"),
     # What the PBX sent («Журнал вебхуков»)
     Route("/webhooks", webhooks.journal, name="webhooks"),
-    Route("/webhooks/{delivery_id:int}/rerun", webhooks.rerun, methods=POST, name="webhook_rerun"),
+    Route("/webhooks/{delivery_id:id}/rerun", webhooks.rerun, methods=POST, name="webhook_rerun"),
     # Who did what, when and from where («Журнал действий»)
     Route("/audit", audit.journal, name="audit_log"),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
 ]
 
+# Machines post kilobytes: a larger body is refused before it is read (web/body_limits.py)
+MACHINE_BODY = [Middleware(BodyLimit, limit=MAX_BODY, answer=json_answer)]
+
 machine_routes = [
     # The PBX posts every command here (first: it is the busiest route)
-    Route("/megafon_webhook", megafon_webhook, methods=POST, name="megafon_webhook"),
+    Route(
+        "/megafon_webhook",
+        megafon_webhook,
+        methods=POST,
+        name="megafon_webhook",
+        middleware=MACHINE_BODY,
+    ),
     # Public API, Salebot style
     Mount(
         "/api/{api_key:str}",
+        middleware=MACHINE_BODY,
         routes=[
             Route("/callback", api.callback, methods=BOTH, name="api_callback"),
             Route("/megafon_call", api.megafon_call, methods=POST, name="api_megafon_call"),

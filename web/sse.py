@@ -26,6 +26,7 @@ from core.live import Subscription
 from core.telephony import calls
 from web.auth import login_required
 from web.forms import query_int
+from web.ids import parse_id
 from web.templating import fragment
 
 REPLAY_LIMIT = 500  # more missed than this: the page reloads instead
@@ -38,9 +39,9 @@ RELOAD = ServerSentEvent("reload", event="reload")  # browsers dispatch no event
 def _cursor(request: Request) -> int | None:
     """Where the page is: the id it last received (`Last-Event-ID`, sent by the browser on
     reconnecting), else the `after` id its HTML was rendered at."""
-    header = request.headers.get("last-event-id", "").strip()
-    if header.isdigit():
-        return int(header)
+    header = parse_id(request.headers.get("last-event-id", ""))
+    if header is not None:
+        return header
     return query_int(request, "after")
 
 

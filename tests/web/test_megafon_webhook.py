@@ -264,7 +264,8 @@ def test_journal_keeps_raw_payloads_and_results(pbx, browser):
         ("", "application/json", "the body is not valid JSON"),
         ("{not json", "application/json", "the body is not valid JSON"),
         ('["a list"]', "application/json", "the JSON body must be an object"),
-        ("cmd=contact&phone=" + "7" * 70_000, "application/x-www-form-urlencoded", "larger"),
+        ('{"a": ' + "[" * 40 + "]" * 40 + "}", "application/json", "nested deeper than 32"),
+        ("[" * 30_000, "application/json", "the body is not valid JSON"),
     ],
 )
 def test_an_unreadable_body_is_400_in_the_pbxs_words(browser, body, content_type, says):

@@ -13,7 +13,7 @@ from web.app import create_app
 from web.config import Settings
 from web.urls import path_for, with_query
 
-SAMPLE = {"integer": 42, "string": "ключ a/b", "path": "app.css"}
+SAMPLE = {"integer": 42, "id": 42, "string": "ключ a/b", "path": "app.css"}
 
 
 def _named(routes: list[BaseRoute], mounts: tuple[Mount, ...] = ()) -> list[tuple[str, dict]]:
