@@ -10,14 +10,17 @@ CrmError                     (kind)
 ├── ValidationError          INVALID        user input is wrong; carries a message per field
 │   ├── CalculatorError      (core/calculator.py) a bot reaction line that cannot run
 │   └── InvalidWebhook       MALFORMED      (core/telephony/protocol.py) a webhook the PBX mis-sent
-└── PbxError                 PBX_FAILED     (core/telephony/pbx_client.py) the PBX or the network
-    └── PbxNotConnected      CONFLICT       there is no PBX to ask
+├── PbxError                 PBX_FAILED     (core/telephony/pbx_client.py) the PBX or the network
+│   └── PbxNotConnected      CONFLICT       there is no PBX to ask
+└── StorageUnavailable       UNAVAILABLE    (core/db) the disk is full or the database read-only
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import ClassVar
+
+from core.i18n import gettext as _
 
 
 class ErrorKind(StrEnum):
@@ -30,6 +33,7 @@ class ErrorKind(StrEnum):
     INVALID = "invalid"  # a person's input: show it next to the field
     MALFORMED = "malformed"  # a machine's request that does not follow its protocol
     PBX_FAILED = "pbx_failed"  # the PBX or the network to it, not us
+    UNAVAILABLE = "unavailable"  # the database cannot store anything now: try again later
     TOO_MANY = "too_many"  # over a rate limit: try again later
 
 
@@ -75,6 +79,19 @@ class TooManyRequests(CrmError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StorageUnavailable(CrmError):
+    """The database cannot write now (a full disk, a read-only file; `reason` says which):
+    nothing was stored, and the same request may succeed in `retry_after` seconds."""
+
+    kind = ErrorKind.UNAVAILABLE
+    retry_after = 10
+
+    def __init__(self, reason: str) -> None:
+        message = _("База данных не может сохранить изменения: {reason}. Попробуйте позже.")
+        super().__init__(message.format(reason=reason))
+        self.reason = reason
 
 
 class ValidationError(CrmError):

@@ -11,12 +11,14 @@ import secrets
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import uvicorn
 
 from core import demo, employees, setup_code
 from core.db import Database
-from core.errors import ValidationError
+from core.db.sqlite import sqlite_path
+from core.errors import StorageUnavailable, ValidationError
 from core.migrations import migrate
 from core.passwords import Passwords
 from web import logs, pbx_simulator
@@ -99,6 +101,15 @@ def _owner_only(directory: Path) -> None:
             directory.chmod(0o700)
 
 
+def _cannot_write(database_url: str, error: StorageUnavailable | OSError) -> str:
+    """The one line `serve` prints, instead of a traceback, when its database cannot be
+    written: a person has to free the disk or fix the path's permissions."""
+    reason = error.reason if isinstance(error, StorageUnavailable) else error.strerror
+    sqlite = database_url.startswith("sqlite")
+    where = sqlite_path(database_url) if sqlite else urlsplit(database_url).hostname
+    return f"Не удаётся писать в базу данных {where}: {reason or error}."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m web", description="CRM с телефонией МегаФон")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,18 +150,26 @@ def main(argv: list[str] | None = None) -> int:
     _owner_only(DATA_DIR)
     settings = Settings.from_environ(data_dir=DATA_DIR)
     if args.command == "create-admin":
-        return asyncio.run(_create_admin(settings, args))
+        try:
+            return asyncio.run(_create_admin(settings, args))
+        except (StorageUnavailable, OSError) as e:
+            print(_cannot_write(settings.database_url, e), file=sys.stderr)
+            return 1
     if args.command == "simulate-pbx":
         return pbx_simulator.run(args)
-    if args.demo:
-        # The demo's PBX is our simulator on 127.0.0.1, an address the CRM otherwise refuses
-        # (worker processes read the same from the environment).
-        os.environ["PBX_ALLOW_PRIVATE"] = "1"
-        settings = dataclasses.replace(settings, pbx_allow_private=True)
-        asyncio.run(_demo(settings))
-        _start_demo_pbx(settings, args.host, args.port, args.pbx_port or args.port + 10)
+    try:
+        if args.demo:
+            # The demo's PBX is our simulator on 127.0.0.1, an address the CRM otherwise
+            # refuses (worker processes read the same from the environment).
+            os.environ["PBX_ALLOW_PRIVATE"] = "1"
+            settings = dataclasses.replace(settings, pbx_allow_private=True)
+            asyncio.run(_demo(settings))
+            _start_demo_pbx(settings, args.host, args.port, args.pbx_port or args.port + 10)
+        code = asyncio.run(_setup_code(settings))  # opens the database: can it write?
+    except (StorageUnavailable, OSError) as e:
+        print(_cannot_write(settings.database_url, e), file=sys.stderr)
+        return 1
     print(f"CRM работает: http://{args.host}:{args.port}/")
-    code = asyncio.run(_setup_code(settings))
     if code is not None:
         print(f"Код установки: {code}", flush=True)
         print(

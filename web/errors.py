@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.errors import CrmError, ErrorKind, TooManyRequests, ValidationError
+from core.errors import CrmError, ErrorKind, StorageUnavailable, TooManyRequests, ValidationError
 from core.i18n import gettext as _
 from web.auth import NotAuthenticated
 from web.htmx import wants_fragment
@@ -34,6 +34,7 @@ STATUS = {
     ErrorKind.INVALID: 422,
     ErrorKind.MALFORMED: 400,
     ErrorKind.PBX_FAILED: 502,
+    ErrorKind.UNAVAILABLE: 503,
     ErrorKind.TOO_MANY: 429,
 }
 
@@ -54,6 +55,7 @@ def _titles() -> dict[int, str]:
         422: _("Проверьте данные"),
         429: _("Слишком много запросов"),
         502: _("АТС не ответила как нужно"),
+        503: _("Сервис временно недоступен"),
         500: _("Что-то пошло не так"),
     }
 
@@ -94,6 +96,9 @@ def handlers(answer: Answer) -> dict[Any, Handler]:
         details = exc.errors if isinstance(exc, ValidationError) else None
         response = answer(request, STATUS[exc.kind], crm_error_message(exc), details)
         if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, StorageUnavailable):  # a PBX or a program simply sends it again
+            log.error("%s %s: %s", request.method, request.url.path, exc.__cause__ or exc.reason)
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 

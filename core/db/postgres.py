@@ -3,15 +3,19 @@
 Prepared statements run on the asyncpg connection directly, with `$n` parameters; an INSERT
 returns its new id through RETURNING, asyncpg having no lastrowid. `databases` is frozen
 upstream since 2024: this module is the only one that knows it.
+
+A full disk (or another lack of resources, SQLSTATE class 53) and a read-only database or
+server are `StorageUnavailable` (`storage_errors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
+import asyncpg
 import databases
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -28,12 +32,32 @@ from core.db.prepared import (
     prepared,
     result_rows,
 )
+from core.errors import StorageUnavailable
+from core.i18n import gettext as _
 
 _ASYNCPG = PGDialect_asyncpg()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it untyped
 
 _ADVISORY_LOCK = prepared(
     sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sa.bindparam("name", type_=sa.Text))))
 )
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """PostgreSQL's full disk and read-only transactions raised as `StorageUnavailable`."""
+    try:
+        yield
+    except asyncpg.InsufficientResourcesError as e:
+        reason = _("на сервере базы данных кончилось место или память")
+        raise _unavailable(reason, e) from e
+    except asyncpg.ReadOnlySQLTransactionError as e:
+        raise _unavailable(_("база данных только для чтения"), e) from e
+
+
+def _unavailable(reason: str, error: Exception) -> StorageUnavailable:
+    translated = StorageUnavailable(reason)
+    translated.__cause__ = error
+    return translated
 
 
 def compiled_for_asyncpg(query: Prepared) -> Compiled:
@@ -94,11 +118,12 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         current = self._current.get() or self._session.get()
-        if current is not None:
-            yield current
-        else:
-            async with self._pool.connection() as conn:
-                yield conn
+        with storage_errors():
+            if current is not None:
+                yield current
+            else:
+                async with self._pool.connection() as conn:
+                    yield conn
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[None]:

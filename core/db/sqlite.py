@@ -8,12 +8,17 @@ Group commit: logical transactions that end in the same turn of the event loop s
 COMMIT, each in its own savepoint, and every caller awaits that COMMIT, so an answer still
 means the data is committed. WAL checkpoints run every second from a worker thread on a
 second connection.
+
+A full disk, a read-only file or a failing disk is `StorageUnavailable` (`storage_errors`),
+raised at once: a COMMIT that fails fails every logical transaction of its group, which were
+not acknowledged, and the next group starts afresh, so writes resume when space returns.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -31,6 +36,10 @@ from sqlalchemy.sql import ClauseElement
 from core.db.commit_hooks import CommitHooks
 from core.db.database import Database, Query, Row, Values
 from core.db.prepared import Prepared, bind_values, compile_prepared, result_rows
+from core.errors import StorageUnavailable
+from core.i18n import gettext as _
+
+log = logging.getLogger("crm.db")
 
 CHECKPOINT_EVERY = 1.0  # seconds
 # The database holds password hashes, keys and every client: only its owner may read it.
@@ -53,6 +62,42 @@ def owner_only(path: str) -> None:
     for name in (path, f"{path}-wal", f"{path}-shm"):
         with contextlib.suppress(FileNotFoundError, PermissionError):
             os.chmod(name, FILE_MODE)
+
+
+def _unwritable(error: BaseException) -> str | None:
+    """Why the database cannot write, when `error` says it cannot; None for other errors."""
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    if not isinstance(cause, sqlite3.Error):
+        return None
+    reasons = {
+        sqlite3.SQLITE_FULL: _("на диске кончилось место"),
+        sqlite3.SQLITE_IOERR: _("диск не принимает запись"),
+        sqlite3.SQLITE_READONLY: _("файл базы данных только для чтения"),
+        sqlite3.SQLITE_CANTOPEN: _("файл базы данных не открывается"),
+    }
+    return reasons.get(getattr(cause, "sqlite_errorcode", 0) & 0xFF)
+
+
+def unavailable(error: BaseException) -> BaseException:
+    """`error` as `StorageUnavailable` when it says the database cannot write, else itself."""
+    reason = _unwritable(error)
+    if reason is None:
+        return error
+    translated = StorageUnavailable(reason)
+    translated.__cause__ = error
+    return translated
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """SQLite's full disk, read-only file and I/O errors raised as `StorageUnavailable`."""
+    try:
+        yield
+    except (sqlite3.Error, sa.exc.DBAPIError) as e:
+        translated = unavailable(e)
+        if translated is e:
+            raise
+        raise translated from e
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:
@@ -94,11 +139,23 @@ class SharedConnection:
     def checkpoint(self) -> None:
         self.checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def check_writable(self) -> None:
+        """Raise `StorageUnavailable` now if the database cannot be written (a read-only
+        file opens and reads fine; only a write says so): a header write, rolled back."""
+        with storage_errors():
+            self.raw.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.raw.execute("PRAGMA user_version").fetchone()[0]
+                self.raw.execute(f"PRAGMA user_version = {int(version)}")
+            finally:
+                self.raw.execute("ROLLBACK")
+
     def close(self) -> None:
         if self.group_open:
             self.raw.execute("COMMIT")
             self.group_open = False
-        self.checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with contextlib.suppress(sqlite3.Error):  # a full or read-only disk: the WAL stays
+            self.checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.checkpointer.close()
         self.conn.close()
         self.engine.dispose()
@@ -175,8 +232,11 @@ class SharedConnection:
         try:
             yield
         except BaseException:
-            self.raw.execute(f"ROLLBACK TO {name}")
-            self.raw.execute(f"RELEASE {name}")
+            # After a full disk SQLite may have rolled back the whole group already; the
+            # group's COMMIT then fails, and with it every transaction that was in it.
+            with contextlib.suppress(sqlite3.Error):
+                self.raw.execute(f"ROLLBACK TO {name}")
+                self.raw.execute(f"RELEASE {name}")
             raise
         else:
             self.raw.execute(f"RELEASE {name}")
@@ -205,8 +265,12 @@ class SharedConnection:
             if self.group_open:
                 self.raw.execute("COMMIT")
         except Exception as e:
-            self.raw.execute("ROLLBACK")
-            future.set_exception(e)
+            # Every waiter learns of it (none may hang): the group is rolled back, if SQLite
+            # has not done so itself, and the next transaction opens a new group.
+            if self.raw.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.raw.execute("ROLLBACK")
+            future.set_exception(unavailable(e))
         else:
             future.set_result(None)
         finally:
@@ -239,7 +303,13 @@ class SqliteDatabase(Database):
         on_disk = bool(path) and path != ":memory:"
         if on_disk:
             Path(path).parent.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-        self._conn = SharedConnection(path)
+        with storage_errors():  # a directory it may not write to, say
+            self._conn = SharedConnection(path)
+        try:
+            self._conn.check_writable()
+        except StorageUnavailable:
+            self._conn.close()
+            raise
         if on_disk:
             owner_only(path)
         self._checkpoints = asyncio.create_task(self._checkpoint_every(CHECKPOINT_EVERY))
@@ -247,7 +317,10 @@ class SqliteDatabase(Database):
     async def _checkpoint_every(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
-            await anyio.to_thread.run_sync(self._conn.checkpoint)
+            try:
+                await anyio.to_thread.run_sync(self._conn.checkpoint)
+            except sqlite3.Error as e:  # a full disk: the WAL waits for the next one
+                log.warning("WAL checkpoint failed: %s", e)
 
     async def disconnect(self) -> None:
         if self._checkpoints is None:
@@ -262,42 +335,47 @@ class SqliteDatabase(Database):
     # Statements: on the connection at once inside a transaction, under the lock outside one.
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[Row]:
-        if isinstance(query, Prepared):  # indexed and short by design: no thread round trip
+        with storage_errors():
+            if isinstance(query, Prepared):  # indexed and short by design: no thread round trip
+                if self._in_transaction.get():
+                    return self._conn.fetch_all(query, values)
+                async with self._lock:
+                    return self._conn.fetch_all(query, values)
             if self._in_transaction.get():
-                return self._conn.fetch_all(query, values)
+                return await anyio.to_thread.run_sync(self._conn.fetch_all, query, values)
             async with self._lock:
-                return self._conn.fetch_all(query, values)
-        if self._in_transaction.get():
-            return await anyio.to_thread.run_sync(self._conn.fetch_all, query, values)
-        async with self._lock:
-            return await anyio.to_thread.run_sync(self._conn.fetch_all, query, values)
+                return await anyio.to_thread.run_sync(self._conn.fetch_all, query, values)
 
     async def fetch_one(self, query: Query, values: Values = None) -> Row | None:
-        if self._in_transaction.get():
-            return self._conn.fetch_one(query, values)
-        async with self._lock:
-            return self._conn.fetch_one(query, values)
+        with storage_errors():
+            if self._in_transaction.get():
+                return self._conn.fetch_one(query, values)
+            async with self._lock:
+                return self._conn.fetch_one(query, values)
 
     async def fetch_val(self, query: Query, values: Values = None) -> Any:
-        if self._in_transaction.get():
-            return self._conn.fetch_val(query, values)
-        async with self._lock:
-            return self._conn.fetch_val(query, values)
+        with storage_errors():
+            if self._in_transaction.get():
+                return self._conn.fetch_val(query, values)
+            async with self._lock:
+                return self._conn.fetch_val(query, values)
 
     async def execute(self, query: Query, values: Values = None) -> Any:
-        if self._in_transaction.get():
-            return self._conn.execute(query, values)
-        async with self.transaction():  # a lone write is committed like any other
-            return self._conn.execute(query, values)
+        with storage_errors():
+            if self._in_transaction.get():
+                return self._conn.execute(query, values)
+            async with self.transaction():  # a lone write is committed like any other
+                return self._conn.execute(query, values)
 
     async def execute_unawaited(self, query: Query, values: Values = None) -> Any:
         """Outside a transaction it joins the open group and its COMMIT, which the caller
         does not wait for."""
-        if self._in_transaction.get():
-            return self._conn.execute(query, values)
-        async with self._lock:
-            self._conn.begin_group()
-            result = self._conn.execute(query, values)
+        with storage_errors():
+            if self._in_transaction.get():
+                return self._conn.execute(query, values)
+            async with self._lock:
+                self._conn.begin_group()
+                result = self._conn.execute(query, values)
         self._conn.flushed(self._lock).add_done_callback(_retrieve)
         return result
 
@@ -305,10 +383,12 @@ class SqliteDatabase(Database):
         if not values:
             return
         if self._in_transaction.get():
-            self._conn.execute_many(query, values)
+            with storage_errors():
+                self._conn.execute_many(query, values)
             return
         async with self.transaction():
-            self._conn.execute_many(query, values)
+            with storage_errors():
+                self._conn.execute_many(query, values)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -324,7 +404,7 @@ class SqliteDatabase(Database):
                 token = self._in_transaction.set(True)
                 hooks_token = self._hooks.set(hooks)
                 try:
-                    with conn.savepoint():
+                    with storage_errors(), conn.savepoint():
                         yield
                         await hooks.before_commit()
                 finally:
@@ -346,7 +426,7 @@ class SqliteDatabase(Database):
         hooks = self._hooks.get()
         mark = hooks.mark() if hooks is not None else {}
         try:
-            with self._conn.savepoint():
+            with storage_errors(), self._conn.savepoint():
                 yield
         except BaseException:
             if hooks is not None:  # what the rolled-back part added goes with it

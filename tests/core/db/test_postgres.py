@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from core.db import prepared
+from core.db import Database, prepared
+from core.errors import StorageUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +121,19 @@ async def test_plain_statements_take_values_for_their_bindparams(pg_db, jobs):
     await pg_db.execute(update, {"k": "a"})
     select = sa.select(jobs.c.state).where(jobs.c.kind == sa.bindparam("k"))
     assert await pg_db.fetch_val(select, {"k": "a"}) == "done"
+
+
+async def test_a_read_only_database_is_storage_unavailable_and_reads_go_on(pg_db, jobs):
+    name = pg_db.url.rsplit("/", 1)[1]
+    await pg_db.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    try:
+        async with Database(pg_db.url) as read_only:  # its connections are read-only
+            with pytest.raises(StorageUnavailable) as raised:
+                await read_only.execute(jobs.insert().values(kind="a", state="new"))
+            with pytest.raises(StorageUnavailable):
+                async with read_only.transaction():
+                    await read_only.execute(prepared(jobs.insert().values(kind="b", state="n")))
+            assert await read_only.fetch_all(jobs.select()) == []
+    finally:
+        await pg_db.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+    assert raised.value.reason == "база данных только для чтения"
