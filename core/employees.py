@@ -13,7 +13,7 @@ from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
 
-from core import audit, clock, phones, setup_code
+from core import audit, clock, phones, sessions, setup_code
 from core.db import Database
 from core.errors import Conflict, InvalidCredentials, NotFound, ValidationError
 from core.i18n import gettext as _
@@ -258,6 +258,9 @@ async def update_employee(
         if who is not None:
             await _journal_changes(db, who, current, values, password_reset=bool(data.password))
         await db.execute(users.update().where(users.c.id == user_id).values(**values))
+        if data.password or values["role"] != current["role"]:
+            # A reset password or another role: whoever holds a session signs in anew.
+            await sessions.end_all(db, project_id, user_id)
 
 
 async def _journal_changes(
@@ -334,6 +337,34 @@ async def set_active(
                 db, project_id, who, action, subject_id=user_id, details={"name": employee["name"]}
             )
         await db.execute(users.update().where(users.c.id == user_id).values(is_active=active))
+        if not active:
+            await sessions.end_all(db, project_id, user_id)
+
+
+async def change_own_password(
+    db: Database,
+    passwords: Passwords,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_session: int | None = None,
+) -> int:
+    """An employee changes their password, knowing the current one. Their other sessions end
+    (the one they are using, `keep_session`, stays); returns how many ended."""
+    row = await db.fetch_one(users.select().where(users.c.id == user_id, users.c.is_active))
+    if row is None:
+        raise NotFound(_("Сотрудник не найден."))
+    if not await passwords.verify(row["password_hash"], current_password):
+        raise ValidationError.single("current_password", _("Неверный текущий пароль."))
+    if problem := password_problem(new_password):
+        raise ValidationError.single("password", problem)
+    password_hash = await passwords.hash(new_password)
+    async with db.transaction():
+        await db.execute(
+            users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+        )
+        return await sessions.end_all(db, row["project_id"], user_id, except_id=keep_session)
 
 
 async def authenticate(

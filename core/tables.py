@@ -230,3 +230,16 @@ audit_log = sa.Table(  # «Журнал действий» (core/audit.py)
     sa.Column("address", sa.String(64), nullable=False, server_default=""),
     sa.Column("details", sa.Text, nullable=False, server_default="{}"),
 )
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("user_agent", sa.String(300), nullable=False),
+)

@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Match, Mount, Router
 from starlette.types import Scope
 
-from core import events, setup_code
+from core import events, sessions, setup_code
 from core.bots import BotRunner
 from core.db import Database
 from core.live import Hub, make_bus
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
             await bus.start()
             housekeeping = [
                 asyncio.create_task(_forget_old_events(db)),
+                asyncio.create_task(_forget_ended_sessions(db, settings)),
                 asyncio.create_task(_collect_garbage_calmly()),
             ]
             # Everything loaded so far lives as long as the process: keep it out of the
@@ -163,7 +164,8 @@ def _browser_middleware(settings: Settings) -> list[Middleware]:
             session_cookie="crm_session",
             same_site="lax",
             https_only=settings.https_only_cookies,
-            max_age=14 * 24 * 3600,
+            # The cookie holds a session's token only; the server decides when it ends.
+            max_age=int(settings.session_lifetime.absolute.total_seconds()),
         ),
         Middleware(
             asgi_csrf,
@@ -220,6 +222,16 @@ async def _count_wrong_tokens(db: Database, tally: wrong_tokens.Tally) -> None:
             await tally.flush(db)
         except Exception:
             log.exception("could not count wrong-token webhooks")
+
+
+async def _forget_ended_sessions(db: Database, settings: Settings) -> None:
+    """Expired sessions let no one in already; their rows are deleted every hour."""
+    while True:
+        try:
+            await sessions.purge(db, settings.session_lifetime)
+        except Exception:  # a busy database now is no reason to stop trying later
+            log.exception("could not forget expired sessions")
+        await asyncio.sleep(3600)
 
 
 FREEZE_EVERY, FULL_COLLECTION_EVERY = 30.0, 600.0  # seconds

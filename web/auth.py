@@ -1,4 +1,7 @@
-"""Who is signed in: the session cookie, and the guards that views put in front of themselves."""
+"""Who is signed in: the session cookie, and the guards that views put in front of themselves.
+
+The cookie (Starlette's signed session) holds only the token of a server-side session
+(`core.sessions`); a token that is unknown, ended or expired is no one signed in."""
 
 from __future__ import annotations
 
@@ -9,13 +12,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import employees
+from core import employees, sessions
 from core.errors import PermissionDenied
 from core.i18n import gettext as _
 from web.urls import path_for
 
 View = Callable[[Request], Awaitable[Response]]
-SESSION_KEY = "user_id"
+SESSION_KEY = "session"
 
 
 class NotAuthenticated(Exception):
@@ -26,18 +29,40 @@ class NotAuthenticated(Exception):
         self.login_url = login_url
 
 
-def sign_in(request: Request, user: Mapping[str, Any]) -> None:
+async def sign_in(request: Request, user: Mapping[str, Any]) -> None:
+    """A new session for `user`, in a new cookie (never one the browser had before)."""
+    token, _id = await sessions.start(
+        request.state.db,
+        user["id"],
+        user["project_id"],
+        address=request.client.host if request.client else "",  # uvicorn read proxy headers
+        user_agent=request.headers.get("user-agent", ""),
+    )
     request.session.clear()
-    request.session[SESSION_KEY] = user["id"]
+    request.session[SESSION_KEY] = token
 
 
-def sign_out(request: Request) -> None:
+async def sign_out(request: Request) -> None:
+    """End this browser's session, on the server too: a saved copy of the cookie is useless."""
+    session = await _current_session(request)
+    if session is not None:
+        await sessions.end(request.state.db, session["id"])
     request.session.clear()
+
+
+async def _current_session(request: Request) -> sessions.Session | None:
+    token = request.session.get(SESSION_KEY)
+    if not isinstance(token, str):
+        return None
+    lifetime = request.state.settings.session_lifetime
+    return await sessions.resolve(request.state.db, token, lifetime)
 
 
 async def _load_user(request: Request) -> Mapping[str, Any]:
-    user_id = request.session.get(SESSION_KEY)
-    user = await employees.active_user(request.state.db, user_id) if user_id else None
+    session = await _current_session(request)
+    user = None
+    if session is not None:
+        user = await employees.active_user(request.state.db, session["user_id"])
     if user is None:
         request.session.clear()
         next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -45,6 +70,7 @@ async def _load_user(request: Request) -> Mapping[str, Any]:
             next_url = path_for(request, "home")
         raise NotAuthenticated(path_for(request, "login", query={"next": next_url}))
     request.state.user = user
+    request.state.session = session
     return user
 
 

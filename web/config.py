@@ -6,9 +6,12 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+
+from core.sessions import Lifetime
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,16 @@ class Settings:
     login_limits_prefix: str = "crm-login"  # Redis keys of those counts start with it
     password_checks: int = 2  # argon2 checks at once (64 MB each); the rest queue
     password_wait: float = 10.0  # seconds a sign-in may queue for its check before a 503
+    session_idle_hours: float = 12.0  # a session unused this long has ended
+    session_max_days: float = 30.0  # and any session this old
+    session_check: float = 5.0  # seconds: an open live stream re-checks its session this often
+
+    @property
+    def session_lifetime(self) -> Lifetime:
+        return Lifetime(
+            idle=timedelta(hours=self.session_idle_hours),
+            absolute=timedelta(days=self.session_max_days),
+        )
 
     @property
     def pbx_timeouts(self) -> httpx.Timeout:
@@ -59,6 +72,8 @@ class Settings:
             log_level=_log_level(env.get("LOG_LEVEL") or "INFO"),
             login_limits=env.get("LOGIN_LIMITS") or "5/minute;20/hour",
             password_checks=int(env.get("PASSWORD_CHECKS") or 2),
+            session_idle_hours=float(env.get("SESSION_IDLE_HOURS") or 12.0),
+            session_max_days=float(env.get("SESSION_MAX_DAYS") or 30.0),
         )
 
 

@@ -16,7 +16,17 @@ from web.errors import json_answer
 from web.ids import register_id_convertor
 from web.megafon_webhook import megafon_webhook
 from web.payload import MAX_BODY
-from web.views import audit, bot, clients, employees, session, settings, telephony, webhooks
+from web.views import (
+    audit,
+    bot,
+    clients,
+    employees,
+    profile,
+    session,
+    settings,
+    telephony,
+    webhooks,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
@@ -28,6 +38,21 @@ browser_routes = [
     Route("/login", session.login, methods=BOTH, name="login"),
     Route("/logout", session.logout, methods=POST, name="logout"),
     Route("/language", session.language, methods=POST, name="language"),
+    # The signed-in employee's own page ("Профиль"): password and sessions
+    Route("/profile", profile.index, name="profile"),
+    Route("/profile/password", profile.change_password, methods=POST, name="profile_password"),
+    Route(
+        "/profile/sessions/end-others",
+        profile.end_others,
+        methods=POST,
+        name="sessions_end_others",
+    ),
+    Route(
+        "/profile/sessions/{session_id:id}/end",
+        profile.end_one,
+        methods=POST,
+        name="session_end",
+    ),
     # Project settings ("Настройки")
     Route("/settings", settings.index, name="settings"),
     Route("/settings/api-key", settings.generate_key, methods=POST, name="api_key_generate"),

@@ -8,10 +8,16 @@ page's `?after=` cursor) and gets what it missed, in order. See `core.events` an
 SSE event names are what the page's `sse-swap` attributes listen for: `message` (appended to
 the dialog), `calls` and `variables` (the card's blocks anew), `popup` and `popup-close` (the
 incoming-call popup), `reload` (too much was missed: reload the page).
+
+A stream lives no longer than its session: ending a session announces its employee's topic, so
+the stream wakes (in whichever process holds it), finds the session gone, tells the page to
+`reload` (which leads to the sign-in page) and ends; a reconnection would be refused (401). A
+stream re-checks at least every `session_check` seconds too, in case an announcement was lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -20,7 +26,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import clients, dialogs, events, variables
+from core import clients, dialogs, events, sessions, variables
 from core.errors import NotFound
 from core.live import Subscription
 from core.telephony import calls
@@ -33,6 +39,7 @@ REPLAY_LIMIT = 500  # more missed than this: the page reloads instead
 RETRY_MS = 1000  # how soon a browser reconnects after the stream drops
 POPUP_WITHIN = timedelta(minutes=10)  # no ringing lasts longer
 RECHECK_EVERY = 15.0  # seconds: a stream reads its topics at least this often (core/live.py)
+SIGNED_OUT_LINGER = 3.0  # seconds a signed-out stream waits for its page to reload and leave
 RELOAD = ServerSentEvent("reload", event="reload")  # browsers dispatch no event without data
 
 
@@ -72,7 +79,10 @@ async def stream(request: Request) -> Response:
 async def _events(
     request: Request, subscription: Subscription, after: int
 ) -> AsyncIterator[ServerSentEvent]:
-    db = request.state.db
+    db, settings = request.state.db, request.state.settings
+    session_id, lifetime = request.state.session["id"], settings.session_lifetime
+    wait_at_most = min(RECHECK_EVERY, settings.session_check)
+    clock = asyncio.get_running_loop().time
     request.state.hub.add(subscription)
     try:
         yield ServerSentEvent(comment="connected", retry=RETRY_MS)
@@ -85,25 +95,43 @@ async def _events(
             ready = await _rendered(request, [e for e in popups if e.id <= after])
         for sse in ready:
             yield sse
-        cursor = after
+        cursor, checked = after, clock()
         while True:
             # Read and render on one connection, then send: a slow reader holds no connection.
             async with db.reading():
                 batch = await events.since(db, subscription.topics, cursor, REPLAY_LIMIT + 1)
-                if len(batch) > REPLAY_LIMIT:
+                signed_out = False
+                # Woken with nothing to show: perhaps the session has ended (or time is up).
+                if not batch or clock() - checked >= settings.session_check:
+                    signed_out = not await sessions.is_open(db, session_id, lifetime)
+                    checked = clock()
+                if signed_out:
+                    ready = [RELOAD]  # the page reloads, onto the sign-in page
+                elif len(batch) > REPLAY_LIMIT:
                     ready = [RELOAD]
                 else:
                     ready = await _rendered(request, events.coalesce(batch))
             for sse in ready:
                 yield sse
+            if signed_out:
+                await _linger(subscription, SIGNED_OUT_LINGER)
             if ready and ready[-1] is RELOAD:
                 return
             if batch:
                 cursor = batch[-1].id
-            if not await subscription.wait(at_most=RECHECK_EVERY):
+            if not await subscription.wait(at_most=wait_at_most):
                 return  # the server is shutting down: end the response cleanly
     finally:
         subscription.close()
+
+
+async def _linger(subscription: Subscription, seconds: float) -> None:
+    """Keep the stream open a little while the page reloads: a browser whose stream the server
+    closed first would report a dropped connection on the page it is leaving."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        if not await subscription.wait(at_most=left):
+            return  # the server is shutting down
 
 
 async def _rendered(request: Request, batch: list[events.Event]) -> list[ServerSentEvent]:

@@ -53,7 +53,7 @@ def test_connect_megafon_then_call_a_client_from_the_card(new_page, live, tmp_pa
         screenshot(page, "telephony-megafon", tmp_path)
 
         page.get_by_role("link", name="Сотрудники").click()
-        page.get_by_role("link", name="Анна Админова").click()
+        page.get_by_role("link", name="Анна Админова", exact=True).click()
         page.get_by_label("Звонки по API Megafon").check()
         page.get_by_label("Логин, внутренний номер или прямой номер в АТС").fill("admin")
         page.get_by_role("button", name="Сохранить").click()

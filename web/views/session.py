@@ -49,7 +49,7 @@ async def setup(request: Request) -> Response:
         )
     except ValidationError as e:
         return render(request, "auth/setup.html", {"form": form, "errors": e.errors}, 422)
-    sign_in(request, user)
+    await sign_in(request, user)
     return redirect(request, "settings")
 
 
@@ -90,7 +90,7 @@ async def login(request: Request) -> Response:
         await throttle.failed(email, address)
         return render(request, "auth/login.html", {**context, "error": e.message}, 401)
     await throttle.succeeded(email)
-    sign_in(request, user)
+    await sign_in(request, user)
     return RedirectResponse(safe_next(text(form, "next"), path_for(request, "clients")), 303)
 
 
@@ -101,8 +101,8 @@ def _try_again_in(seconds: int) -> str:
 
 
 async def logout(request: Request) -> Response:
-    """End the session."""
-    sign_out(request)
+    """End the session, on the server too."""
+    await sign_out(request)
     return redirect(request, "login")
 
 
