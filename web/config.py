@@ -74,6 +74,7 @@ class Settings:
             password_checks=int(env.get("PASSWORD_CHECKS") or 2),
             session_idle_hours=float(env.get("SESSION_IDLE_HOURS") or 12.0),
             session_max_days=float(env.get("SESSION_MAX_DAYS") or 30.0),
+            session_check=float(env.get("SESSION_CHECK") or 5.0),
         )
 
 

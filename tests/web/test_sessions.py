@@ -18,9 +18,9 @@ from core import clock
 from core.db import Database
 from core.tables import sessions as sessions_table
 from tests.support import builders
-from tests.support.databases import run_core
+from tests.support.databases import reset_schema, run_core
 from tests.support.pages import page, text_of
-from tests.support.servers import LiveBrowser, LiveServer, Stream
+from tests.support.servers import AppProcess, LiveBrowser, LiveServer, Stream
 from web.app import create_app
 from web.config import Settings
 
@@ -219,6 +219,12 @@ def test_the_cookie_holds_only_a_token_and_the_database_only_its_hash(browser, p
 # Live streams, over real HTTP.
 
 
+async def anna_and_ivan(db: Database) -> dict[str, Any]:
+    anna = await builders.admin(db, email="anna@romashka.ru")
+    ivan = await builders.manager(db, anna["project_id"], email="ivan@romashka.ru")
+    return {"anna": anna, "ivan": ivan}
+
+
 def serve(database_url: str, session_check: float) -> Iterator[tuple[LiveServer, dict, str]]:
     settings = Settings(
         database_url=database_url,
@@ -228,13 +234,8 @@ def serve(database_url: str, session_check: float) -> Iterator[tuple[LiveServer,
         session_check=session_check,
     )
 
-    async def people(db: Database) -> dict[str, Any]:
-        anna = await builders.admin(db, email="anna@romashka.ru")
-        ivan = await builders.manager(db, anna["project_id"], email="ivan@romashka.ru")
-        return {"anna": anna, "ivan": ivan}
-
     with LiveServer(create_app(settings)) as server:
-        yield server, run_core(database_url, people), database_url
+        yield server, run_core(database_url, anna_and_ivan), database_url
 
 
 @pytest.fixture
@@ -301,3 +302,33 @@ def test_signing_out_ends_the_streams_of_that_session_only(live):
             assert mine.next(timeout=10).event == "reload"
             assert mine.next() is None
             assert other.quiet(1.5) == [] and other.error is None
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize("channel", ["postgresql", "redis"])
+def test_a_stream_held_by_another_process_ends_with_its_session(channel, tmp_path, pg_database):
+    """Two `python -m web serve` processes: the admin deactivates Ivan through one, and Ivan's
+    stream, held by the other, ends at once. Its own re-check would take 15 s here."""
+    if channel == "postgresql":
+        if not pg_database:
+            pytest.skip("TEST_DATABASE_URL is not set (CI sets it)")
+        reset_schema(pg_database)
+        url, env = pg_database, {}
+    else:
+        url, env = f"sqlite:///{tmp_path}/crm.sqlite3", {"REDIS_URL": REDIS_URL}
+    env["SESSION_CHECK"] = "60"
+    with AppProcess(url, **env) as one, AppProcess(url, **env) as two:
+        ivan_id = run_core(url, anna_and_ivan)["ivan"]["id"]
+        with (
+            LiveBrowser(base_url=one.url, follow_redirects=True, timeout=15) as anna,
+            LiveBrowser(base_url=two.url, follow_redirects=True, timeout=15) as ivan,
+        ):
+            anna.login("anna@romashka.ru")
+            ivan.login("ivan@romashka.ru")
+            with Stream(ivan, "/events") as stream:
+                assert stream.status_code == 200
+                anna.submit(f"/employees/{ivan_id}/deactivate")
+                assert stream.next(timeout=10).event == "reload"
+                assert stream.next() is None
