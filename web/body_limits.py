@@ -77,7 +77,7 @@ class BodyLimit:
                 await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = _("Запрос больше {limit} КБ: такой сервер не принимает.").format(
+        message = _("Запрос больше {limit} КБ — сервер такие не принимает.").format(
             limit=self.limit // 1024
         )
         response = self.answer(Request(scope), 413, message, None)

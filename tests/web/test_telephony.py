@@ -173,7 +173,7 @@ def test_webhooks_with_a_wrong_token_are_counted_on_telephony_and_not_stored(set
             return text_of(admin.get("/telephony"))
 
         expected = (
-            "За сутки 100 запросов с неверным ключом — возможно, ключ в кабинете АТС устарел."
+            "Запросов с неверным ключом за сутки: 100. Возможно, ключ в кабинете АТС устарел."
         )
         assert wait_for(lambda: expected in warning(), timeout=10)  # flushed every 2 s
         assert expected in text_of(admin.get("/telephony/megafon"))
