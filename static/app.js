@@ -64,6 +64,10 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     if (event.target.id === "note-form") { dedupeMessages(); scrollDialog(); }
   });
+  // …and at once when the note's answer lands, not only after htmx settles 20 ms later.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "messages") dedupeMessages();
+  });
 
   // Live updates (web/sse.py). The page keeps the id of the last event it got in its stream
   // address, so a stream that htmx opens anew resumes there (the browser's own reconnects

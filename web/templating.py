@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 from core import clients, dialogs, employees, phones, projects, reactions
 from core.i18n import LANGUAGES, current_language, gettext, ngettext, pgettext
 from core.telephony import calls, inbox
+from core.telephony.protocol import CallStatus
 from web.urls import path_for, with_query
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -29,6 +30,24 @@ def _format_time(value: datetime | None, with_date: bool = True, seconds: bool =
     local = value.astimezone(MOSCOW)
     clock = "%H:%M:%S" if seconds else "%H:%M"
     return local.strftime(f"%d.%m.%Y {clock}" if with_date else clock)
+
+
+# How each outcome looks, wherever a call is shown (the card's calls, the handset's status):
+# answered is green, missed amber, every other end red; a call still going on is blue.
+CALL_TONES: dict[str, str] = {
+    CallStatus.SUCCESS: "success",
+    CallStatus.MISSED: "missed",
+    CallStatus.CANCEL: "failed",
+    CallStatus.BUSY: "failed",
+    CallStatus.NOT_AVAILABLE: "failed",
+    CallStatus.NOT_ALLOWED: "failed",
+    CallStatus.NOT_FOUND: "failed",
+}
+
+
+def call_tone(call: Mapping[str, Any] | None) -> str:
+    """`tone-{{ call | call_tone }}`: the CSS class of a call's outcome, "live" until it ends."""
+    return CALL_TONES.get((call or {}).get("status") or "", "live")
 
 
 def _duration(seconds: int | None) -> str:
@@ -103,6 +122,7 @@ def _environment() -> Environment:
     env.filters["time"] = _format_time
     env.filters["duration"] = _duration
     env.filters["query"] = _query
+    env.filters["call_tone"] = call_tone
     env.globals.update(
         url_for=_url_for,  # before Jinja2Templates', which would give absolute URLs
         form_for=_form_for,

@@ -7,7 +7,8 @@ each with a message an admin or a manager can act on:
 PbxError (CrmError)
 ├── PbxNotConnected    the project has no PBX connection yet
 ├── PbxBadToken        401: the API token is wrong or was replaced in the PBX cabinet
-├── PbxInvalidRequest  400, or an employee the PBX does not know
+├── PbxInvalidRequest  400, or an employee the PBX does not know (explained in the interface's
+│                      language when the PBX's text is one we know, quoted otherwise)
 ├── PbxUnreachable     no connection, unknown host, a timeout, or a redirect (a wrong domain)
 ├── PbxAddressNotAllowed  the address is not a public one (core/telephony/public_address.py)
 └── PbxFailed          5xx, or a reply the protocol does not promise
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from core import phones
 from core.errors import CrmError, ErrorKind, ValidationError
 from core.i18n import gettext as _
 from core.telephony.public_address import NotPublicAddress, is_public, literal
@@ -73,13 +75,53 @@ class PbxBadToken(PbxError):
 
 
 class PbxInvalidRequest(PbxError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(
-            _(
-                "АТС не приняла запрос ({detail}). Проверьте логин, внутренний или прямой "
-                "номер сотрудника и номер клиента."
-            ).format(detail=detail)
+    """`detail` is what the PBX said (its own words, or the HTTP status); `user` and `phone`
+    what was asked, when a call was."""
+
+    def __init__(self, detail: str, user: str = "", phone: str = "") -> None:
+        self.detail = detail
+        super().__init__(_explain(detail, user, phone))
+
+
+# The PBX's error texts we know (PROTOCOL.md §2.1, and what MegaFon's REST API answers), by
+# what they mean; the PBX writes them in English, in any case, sometimes with a final dot.
+_UNKNOWN_USER = {"user not found", "invalid user", "unknown user", "employee not found"}
+_UNKNOWN_PHONE = {"client not found", "invalid phone", "phone not found", "invalid number"}
+_BAD_PARAMETERS = {"invalid parameters", "invalid params", "bad request"}
+_UNKNOWN_COMMAND = {"invalid parameters: [cmd]", "unknown command", "invalid cmd"}
+
+
+def _explain(detail: str, user: str, phone: str) -> str:
+    """The PBX's refusal in the interface's language: what it means and what to check."""
+    said = " ".join(detail.split()).rstrip(".").lower()
+    if said in _UNKNOWN_USER:
+        if user:
+            return _(
+                "Сотрудник «{user}» не найден в АТС: проверьте поле «Логин, внутренний номер "
+                "или прямой номер в АТС» в карточке сотрудника (раздел «Сотрудники»)."
+            ).format(user=user)
+        return _(
+            "Сотрудник не найден в АТС: проверьте поле «Логин, внутренний номер или прямой "
+            "номер в АТС» в карточке сотрудника (раздел «Сотрудники»)."
         )
+    if said in _UNKNOWN_PHONE and phone:
+        return _(
+            "АТС не может позвонить на номер {phone}: проверьте номер в карточке клиента."
+        ).format(phone=phones.display(phone))
+    if said in _BAD_PARAMETERS and user and phone:
+        return _(
+            "АТС не приняла звонок: она не знает сотрудника «{user}» или номер {phone}. Проверьте "
+            "логин, внутренний или прямой номер сотрудника и номер клиента."
+        ).format(user=user, phone=phones.display(phone))
+    if said in _UNKNOWN_COMMAND:
+        return _(
+            "АТС не поддерживает эту команду: возможно, в кабинете МегаФон выключена интеграция "
+            "с CRM или указан адрес другой АТС. Проверьте Megafon domain."
+        )
+    return _(
+        "АТС не приняла запрос и ответила: «{detail}». Проверьте логин, внутренний или прямой "
+        "номер сотрудника и номер клиента."
+    ).format(detail=detail)
 
 
 class PbxUnreachable(PbxError):
@@ -206,10 +248,14 @@ class PbxClient:
         """Ring `user` (login, extension or number), then `phone` (digits); the call id the PBX
         gave, or "" when its reply carried none (PROTOCOL.md §2.1 lists every shape)."""
         if self.api != Api.LEGACY:
-            response = await self._rest("POST", "/makecall", json={"user": user, "phone": phone})
+            response = await self._rest(
+                "POST", "/makecall", json={"user": user, "phone": phone}, asked=(user, phone)
+            )
             if response is not None:
                 return _call_id(response)
-        response = await self._legacy({"cmd": "makeCall", "user": user, "phone": phone})
+        response = await self._legacy(
+            {"cmd": "makeCall", "user": user, "phone": phone}, asked=(user, phone)
+        )
         return _call_id(response)
 
     async def users(self) -> list[PbxUser]:
@@ -234,8 +280,11 @@ class PbxClient:
             if isinstance(u, dict)
         ]
 
-    async def _rest(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-        """A REST v1 request; None when this PBX has no REST API (a 404 that is not JSON)."""
+    async def _rest(
+        self, method: str, path: str, asked: tuple[str, str] = ("", ""), **kwargs: Any
+    ) -> httpx.Response | None:
+        """A REST v1 request; None when this PBX has no REST API (a 404 that is not JSON).
+        `asked` is the employee and number a call was for, to name them in an error."""
         response = await self._send(
             method,
             f"{self.base_url}/crmapi/v1{path}",
@@ -246,17 +295,19 @@ class PbxClient:
             if self.api == Api.REST:
                 raise PbxUnreachable(self.base_url, _("API АТС не найден (404)"))
             return None
-        _raise_for_status(response, self.base_url)
+        _raise_for_status(response, self.base_url, asked)
         self.api = Api.REST
         return response
 
-    async def _legacy(self, fields: dict[str, str]) -> httpx.Response:
+    async def _legacy(
+        self, fields: dict[str, str], asked: tuple[str, str] = ("", "")
+    ) -> httpx.Response:
         response = await self._send(
             "POST", f"{self.base_url}/sys/crm_api.wcgp", data={**fields, "token": self.token}
         )
         if response.status_code == 404:
             raise PbxUnreachable(self.base_url, _("это не адрес АТС МегаФон (404)"))
-        _raise_for_status(response, self.base_url)
+        _raise_for_status(response, self.base_url, asked)
         self.api = Api.LEGACY
         return response
 
@@ -298,7 +349,9 @@ def _error_detail(response: httpx.Response) -> str:
     return ""
 
 
-def _raise_for_status(response: httpx.Response, url: str) -> None:
+def _raise_for_status(
+    response: httpx.Response, url: str, asked: tuple[str, str] = ("", "")
+) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
@@ -307,7 +360,7 @@ def _raise_for_status(response: httpx.Response, url: str) -> None:
     if 300 <= status < 400:
         raise PbxUnreachable(url, _("АТС перенаправляет запросы, адрес указан неверно"))
     if status in (400, 404, 422):
-        raise PbxInvalidRequest(_error_detail(response) or f"HTTP {status}")
+        raise PbxInvalidRequest(_error_detail(response) or f"HTTP {status}", *asked)
     raise PbxFailed(status, _error_detail(response))
 
 

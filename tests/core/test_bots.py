@@ -154,7 +154,7 @@ async def test_a_failing_megafon_call_line_is_recorded_on_the_job_and_in_the_dia
 
     [job] = await reactions.recent_jobs(db, project)
     assert job["state"] == JobState.FAILED
-    assert "АТС не приняла запрос (User not found)" in job["result"]
+    assert "Сотрудник «nobody» не найден в АТС" in job["result"]
     said = await dialog_of(db, office)
     assert said[-1] == f"megafon_call: {job['result']}"
     # The line's value is the error text, so later lines can react to it.

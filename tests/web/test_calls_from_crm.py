@@ -149,9 +149,46 @@ def test_the_handset_rings_the_manager_then_the_client_and_the_call_lands_in_the
     ]
     assert eventually(lambda: pair.dialog(client_id) == expected)
     progress = page(started).select_one(".call-status")["hx-get"]
-    assert "Звонок завершён: Успешный" in text_of(manager.get(progress))
+    ended = page(manager.get(progress)).select_one(".call-status")
+    assert "Звонок завершён: Успешный" in ended.get_text()
+    assert "tone-success" in ended["class"]
     card = page(manager.get(f"/clients/{client_id}"))
     assert card.select_one("audio")["src"].startswith(pair.sim.url + "/records/")
+
+
+def test_a_call_has_the_colour_of_how_it_ended_in_the_status_and_in_the_card(pair):
+    pair.connect()
+    manager = pair.browser("ivan@romashka.ru")
+    client_id = pair.ids["client"]
+    pair.pbx("POST", "/simulator/behaviour", json={"outcome": "Busy"})
+    started = manager.htmx("POST", f"/clients/{client_id}/call")
+    assert "tone-live" in page(started).select_one(".call-status")["class"]
+    progress = page(started).select_one(".call-status")["hx-get"]
+    ended = eventually(
+        lambda: (
+            (status := page(manager.get(progress)).select_one(".call-status"))
+            and "завершён" in status.get_text()
+            and status
+        )
+    )
+    assert "Звонок завершён: Занято" in ended.get_text() and "tone-failed" in ended["class"]
+
+    pair.pbx("POST", "/simulator/scenario", json={"scenario": "missed", "phone": "79265550101"})
+    pair.pbx("POST", "/simulator/scenario", json={"scenario": "answered", "phone": "79265550101"})
+
+    def tones() -> dict[str, list[str]]:
+        card = page(manager.get(f"/clients/{client_id}"))
+        return {
+            badge.get_text(strip=True): [c for c in badge["class"] if c.startswith("tone-")]
+            for badge in card.select(".call .badge")
+        }
+
+    ended_alike = {
+        "Занято": ["tone-failed"],
+        "Пропущенный": ["tone-missed"],
+        "Успешный": ["tone-success"],
+    }
+    assert eventually(lambda: tones() == ended_alike), tones()
 
 
 def test_a_double_click_never_starts_two_calls(pair):
@@ -211,7 +248,11 @@ def test_pbx_failures_are_shown_in_plain_words(pair):
 
     run_core(pair.url, unknown_login)
     status, text = click()
-    assert status == 502 and "АТС не приняла запрос (User not found)" in text
+    assert status == 502 and "User not found" not in text
+    assert (
+        "Сотрудник «nobody» не найден в АТС: проверьте поле «Логин, внутренний номер или прямой "
+        "номер в АТС» в карточке сотрудника" in text
+    )
     assert pair.pbx("GET", "/simulator/calls") == []
 
 
@@ -315,7 +356,7 @@ def test_a_failing_megafon_call_writes_its_error_into_the_dialog(pair):
     )
     last = eventually(lambda: pair.dialog(pair.ids["client"])[-1].startswith("megafon_call:"))
     assert last
-    assert "АТС не приняла запрос" in pair.dialog(pair.ids["client"])[-1]
+    assert "Сотрудник «nobody» не найден в АТС" in pair.dialog(pair.ids["client"])[-1]
 
     async def job(db: Database) -> Any:
         return await db.fetch_one(sa.select(bot_jobs.c.state, bot_jobs.c.result))

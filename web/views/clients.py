@@ -266,6 +266,6 @@ async def _call_progress(
         raise NotFound(_("Такого звонка нет."))
     call = await dialing.call_of_request(request.state.db, project_id, started)
     text_now, final = dialing.progress(started, call)
-    context = {**context, "client": client, "request_id": request_id, "final": final}
+    context = {**context, "client": client, "call": call, "request_id": request_id, "final": final}
     key = "error" if started["state"] == dialing.RequestState.FAILED else "progress"
     return render(request, "clients/_call_status.html", {**context, key: text_now})

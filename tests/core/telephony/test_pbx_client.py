@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from core.errors import ValidationError
+from core.i18n import use_language
 from core.telephony.pbx_client import (
     Api,
     PbxBadToken,
@@ -81,8 +82,38 @@ async def test_a_pbx_without_rest_is_called_on_the_legacy_api_and_remembered():
 
 async def test_a_json_404_from_rest_is_an_unknown_employee_not_a_missing_api():
     client = pbx(rest_only(httpx.Response(404, json={"message": "User not found"})))
-    with pytest.raises(PbxInvalidRequest, match="User not found"):
+    with pytest.raises(PbxInvalidRequest) as raised:
         await client.make_call("ivanov", "79265550101")
+    assert raised.value.detail == "User not found"
+    assert raised.value.message == (
+        "Сотрудник «ivanov» не найден в АТС: проверьте поле «Логин, внутренний номер "
+        "или прямой номер в АТС» в карточке сотрудника (раздел «Сотрудники»)."
+    )
+
+
+@pytest.mark.parametrize(
+    "said, explained",
+    [
+        ({"message": "user not found."}, "Сотрудник «ivanov» не найден в АТС"),
+        ({"error": "Invalid user"}, "Сотрудник «ivanov» не найден в АТС"),
+        ({"message": "Client not found"}, "АТС не может позвонить на номер +7 926 555-01-01"),
+        ({"error": "Invalid parameters"}, "она не знает сотрудника «ivanov» или номер +7 926"),
+        ({"error": "Invalid parameters: [cmd]"}, "АТС не поддерживает эту команду"),
+        ({"message": "Trunk is down"}, "АТС не приняла запрос и ответила: «Trunk is down»."),
+    ],
+)
+async def test_the_pbx_refusals_are_explained_in_the_interface_language(said, explained):
+    with pytest.raises(PbxInvalidRequest) as raised:
+        await pbx(rest_only(httpx.Response(400, json=said))).make_call("ivanov", "79265550101")
+    assert explained in raised.value.message
+
+
+async def test_in_english_the_explanation_is_english():
+    with use_language("en"), pytest.raises(PbxInvalidRequest) as raised:
+        await pbx(rest_only(httpx.Response(404, json={"message": "User not found"}))).make_call(
+            "ivanov", "79265550101"
+        )
+    assert raised.value.message.startswith("Employee «ivanov» was not found in the PBX")
 
 
 @pytest.mark.parametrize(
