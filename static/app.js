@@ -95,6 +95,17 @@
         return;
       }
     }
+    if (target.getAttribute("hx-swap") === "afterbegin") { // «Звонки»: a changed call keeps its place
+      var row = data && document.getElementById(firstId(data));
+      if (!data || row) {
+        event.preventDefault();
+        if (row) htmx.swap(row, data, { swapStyle: "outerHTML" });
+        remember(event.detail.lastEventId);
+        return;
+      }
+      var empty = document.getElementById("journal-empty");
+      if (empty) empty.remove();
+    }
     if (target.id === "variables-live" && target.contains(document.activeElement) &&
         document.activeElement.matches("input, textarea")) {
       heldVariables = data;

@@ -19,6 +19,7 @@ from web.payload import MAX_BODY
 from web.views import (
     audit,
     bot,
+    calls,
     clients,
     employees,
     profile,
@@ -120,6 +121,10 @@ browser_routes = [
         clients.call_progress,
         name="client_call_progress",
     ),
+    # The project's calls («Звонки») and their export
+    Route("/calls", calls.journal, name="calls"),
+    Route("/calls/export.csv", calls.export_csv, name="calls_export_csv"),
+    Route("/calls/export.xlsx", calls.export_xlsx, name="calls_export_xlsx"),
     # Live updates of open pages (Server-Sent Events)
     Route("/events", sse.stream, name="events"),
     # What the PBX sent («Журнал вебхуков»)

@@ -6,7 +6,8 @@ after a dropped connection or a restart the browser reconnects with `Last-Event-
 page's `?after=` cursor) and gets what it missed, in order. See `core.events` and `core.live`.
 
 SSE event names are what the page's `sse-swap` attributes listen for: `message` (appended to
-the dialog), `calls` and `variables` (the card's blocks anew), `popup` and `popup-close` (the
+the dialog), `calls` and `variables` (the card's blocks anew), `journal-call` (a row of
+«Звонки», `?journal=1` with the page's filters), `popup` and `popup-close` (the
 incoming-call popup), `reload` (too much was missed: reload the page).
 
 A stream lives no longer than its session: ending a session announces its employee's topic, so
@@ -29,11 +30,12 @@ from starlette.responses import Response
 from core import clients, dialogs, events, sessions, variables
 from core.errors import NotFound
 from core.live import Subscription
-from core.telephony import calls
+from core.telephony import call_journal, calls
 from web.auth import login_required
 from web.forms import query_int
 from web.ids import parse_id
 from web.templating import fragment
+from web.views.calls import journal_filter
 
 REPLAY_LIMIT = 500  # more missed than this: the page reloads instead
 RETRY_MS = 1000  # how soon a browser reconnects after the stream drops
@@ -62,9 +64,10 @@ async def stream(request: Request) -> Response:
     after = _cursor(request)
     if after is None:
         after = await events.latest_id(db)
-    subscription = Subscription(
-        request.state.hub, events.page_topics(user["project_id"], user["id"], client_id)
-    )
+    topics = events.page_topics(user["project_id"], user["id"], client_id)
+    if request.query_params.get("journal") and client_id is None:  # «Звонки» (its filters too)
+        topics = (*topics, call_journal.journal_topic(user["project_id"]))
+    subscription = Subscription(request.state.hub, topics)
     return EventSourceResponse(
         _events(request, subscription, after),
         ping=request.state.settings.sse_ping,
@@ -175,6 +178,15 @@ async def _calls(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
     return "calls", fragment(request, "clients/_calls.html", context)
 
 
+async def _journal_call(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    """A call of «Звонки» as its row, when the page's filters show it."""
+    f, _ = await journal_filter(request)
+    row = await call_journal.journal_row(request.state.db, _project(request), data["call_id"], f)
+    if row is None:
+        return "journal-call", ""
+    return "journal-call", fragment(request, "calls/_row.html", {"row": row})
+
+
 async def _popup(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
     try:
         client = await clients.get_client(request.state.db, _project(request), data["client_id"])
@@ -195,4 +207,5 @@ RENDERERS: dict[str, Renderer] = {
     events.CALL_UPDATED: _calls,
     events.CALL_INCOMING: _popup,
     events.CALL_ENDED: _popup_close,
+    call_journal.CALL_LOGGED: _journal_call,
 }

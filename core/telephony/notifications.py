@@ -12,7 +12,7 @@ from typing import Any
 
 from core import dialogs, matching, variables
 from core.db import Database
-from core.telephony import calls, popups
+from core.telephony import call_journal, calls, popups
 from core.telephony.calls import Call
 from core.telephony.protocol import CallStatus, Command, Direction, EventType, Webhook
 
@@ -88,6 +88,7 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
     if client_id is not None:
         values.update(await popups.follow(db, project_id, hook, call, client_id))
     await calls.update_call(db, call["id"], values)
+    await call_journal.announce(db, project_id, call["id"])
     if (
         hook.cmd == Command.EVENT
         and hook.event_type == EventType.TRANSFERRED

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.browser
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 860}
 PAGES = [
     "/clients",
+    "/calls",
     "/clients/new",
     "/employees",
     "/employees/new",

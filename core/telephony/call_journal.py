@@ -1,0 +1,327 @@
+"""«Звонки»: every call of a project, newest first, filtered and keyset-paged, and its export.
+
+A filter is a `JournalFilter`; `page()` reads one page of the journal, `rows_for_export()` walks
+the whole filtered journal in keyset batches (a million calls never sit in memory), and
+`csv_chunks()` / `xlsx_file()` turn those batches into files Russian Excel opens.
+
+Periods are computed in the project's time (Moscow) and compare with `created_at`, the moment the
+CRM first heard of the call; the journal shows when it started."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
+from typing import IO, Any
+
+import sqlalchemy as sa
+import xlsxwriter
+
+from core import events, paging, phones, search
+from core.db import Database
+from core.i18n import gettext as _
+from core.tables import calls, clients, search_terms
+from core.telephony.calls import Call, direction_label, employee_names, status_label
+from core.telephony.protocol import CallStatus, Direction
+
+PROJECT_TZ = timezone(timedelta(hours=3))  # the teams we serve read times in Moscow time
+PAGE_SIZE = 50
+EXPORT_BATCH = 1000
+MAX_NAME_MATCHES = 500  # clients a name search looks at (their calls, newest first)
+CALL_LOGGED = "call.logged"  # a call was added or changed: open journals show its row
+
+
+class Period(StrEnum):
+    TODAY = "today"
+    YESTERDAY = "yesterday"
+    WEEK = "week"
+    MONTH = "month"
+
+
+def period_label(period: str) -> str:
+    labels: dict[str, str] = {
+        Period.TODAY: _("Сегодня"),
+        Period.YESTERDAY: _("Вчера"),
+        Period.WEEK: _("Неделя"),
+        Period.MONTH: _("Месяц"),
+    }
+    return labels.get(period, "")
+
+
+def journal_topic(project_id: int) -> str:
+    """What an open «Звонки» page follows besides its employee's popups."""
+    return f"{project_id}:calls"
+
+
+@dataclass(frozen=True)
+class JournalFilter:
+    """What the journal shows: times as [start, end) in UTC, the rest as the columns hold them."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    direction: str = ""  # a `Direction`, or "" for both
+    status: str = ""  # a `CallStatus`, or "" for any
+    pbx_user: str | None = None  # the employee's PBX login; "" (no login) matches no call
+    client_id: int | None = None
+    search: str = ""  # a number in any format, or (part of) a client's name
+
+
+def period_bounds(
+    period: str, date_from: date | None, date_to: date | None, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The [start, end) of a named period (calendar week and month) or of the days from
+    `date_from` to `date_to` inclusive, in the project's time; (None, None) for all time."""
+    today = now.astimezone(PROJECT_TZ).date()
+    first: date | None
+    last: date | None
+    if period == Period.TODAY:
+        first = last = today
+    elif period == Period.YESTERDAY:
+        first = last = today - timedelta(days=1)
+    elif period == Period.WEEK:
+        first, last = today - timedelta(days=today.weekday()), today
+    elif period == Period.MONTH:
+        first, last = today.replace(day=1), today
+    else:
+        first, last = date_from, date_to
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time(), PROJECT_TZ)
+
+    return (
+        midnight(first) if first else None,
+        midnight(last + timedelta(days=1)) if last else None,
+    )
+
+
+def _phone_forms(digits: str) -> list[str]:
+    """The ways the PBX may have written a canonical number (`7…`, `8…`, `+7…`)."""
+    forms = [digits, "+" + digits]
+    if len(digits) == 11 and digits.startswith("7"):
+        forms.append("8" + digits[1:])
+    return forms
+
+
+async def _where(db: Database, project_id: int, f: JournalFilter) -> list[sa.ColumnElement[bool]]:
+    conditions: list[sa.ColumnElement[bool]] = [calls.c.project_id == project_id]
+    if f.start is not None:
+        conditions.append(calls.c.created_at >= f.start)
+    if f.end is not None:
+        conditions.append(calls.c.created_at < f.end)
+    if f.direction:
+        conditions.append(calls.c.direction == f.direction)
+    if f.status:
+        conditions.append(calls.c.status == f.status)
+    if f.pbx_user == "":
+        conditions.append(sa.false())
+    elif f.pbx_user is not None:
+        logins = {f.pbx_user, f.pbx_user.split("@", 1)[0]}
+        conditions.append(calls.c.pbx_user.in_(sorted(logins)))
+    if f.client_id is not None:
+        conditions.append(calls.c.client_id == f.client_id)
+    text = f.search.strip()
+    if text:
+        digits = phones.normalize(text)
+        if digits:
+            conditions.append(calls.c.phone.in_(_phone_forms(digits)))
+        else:
+            conditions.append(calls.c.client_id.in_(await _clients_named(db, project_id, text)))
+    return conditions
+
+
+async def _clients_named(db: Database, project_id: int, text: str) -> list[int]:
+    """Clients whose name, number or variables start with `text` (the clients list's search)."""
+    bounds = search.query_range(text)
+    if bounds is None:
+        return []
+    rows = await db.fetch_all(
+        sa.select(search_terms.c.client_id)
+        .where(
+            search_terms.c.project_id == project_id,
+            search_terms.c.term >= bounds[0],
+            search_terms.c.term < bounds[1],
+        )
+        .distinct()
+        .limit(MAX_NAME_MATCHES)
+    )
+    return [r["client_id"] for r in rows]
+
+
+def _listing(conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    return (
+        sa.select(calls, clients.c.name.label("client_name"))
+        .select_from(calls.outerjoin(clients, clients.c.id == calls.c.client_id))
+        .where(*conditions)
+    )
+
+
+@dataclass(frozen=True)
+class JournalPage:
+    rows: list[dict[str, Any]]  # calls with `client_name` and `employee`
+    next_before: int | None
+
+
+def _with_names(
+    rows: Sequence[Mapping[str, Any]], staff: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            **row,
+            "employee": staff.get(row["pbx_user"])
+            or staff.get(row["ext"])
+            or row["pbx_user"]
+            or row["ext"],
+        }
+        for row in rows
+    ]
+
+
+async def page(
+    db: Database,
+    project_id: int,
+    f: JournalFilter,
+    *,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> JournalPage:
+    """One page of the journal, newest call first; `next_before` continues it."""
+    conditions = await _where(db, project_id, f)
+    rows, next_before = await paging.newest_first(
+        db, _listing(conditions), calls.c.id, before=before, limit=limit
+    )
+    return JournalPage(_with_names(rows, await employee_names(db, project_id)), next_before)
+
+
+async def journal_row(
+    db: Database, project_id: int, call_id: int, f: JournalFilter
+) -> dict[str, Any] | None:
+    """The call as a journal row, or None when it is not this project's or the filter hides it."""
+    conditions = [*await _where(db, project_id, f), calls.c.id == call_id]
+    row = await db.fetch_one(_listing(conditions))
+    if row is None:
+        return None
+    return _with_names([row], await employee_names(db, project_id))[0]
+
+
+async def rows_for_export(
+    db: Database, project_id: int, f: JournalFilter, batch: int = EXPORT_BATCH
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The whole filtered journal, newest first, `batch` rows at a time (one query each)."""
+    staff = await employee_names(db, project_id)
+    conditions = await _where(db, project_id, f)
+    before: int | None = None
+    while True:
+        rows, before = await paging.newest_first(
+            db, _listing(conditions), calls.c.id, before=before, limit=batch
+        )
+        if rows:
+            yield _with_names(rows, staff)
+        if before is None:
+            return
+
+
+async def announce(db: Database, project_id: int, call_id: int) -> None:
+    """Open journals of the project show the call's row anew (inside the caller's transaction)."""
+    await events.emit(db, project_id, journal_topic(project_id), CALL_LOGGED, {"call_id": call_id})
+
+
+# Export: the same columns in CSV and XLSX
+
+
+def headers() -> list[str]:
+    return [
+        _("Время"),
+        _("Направление"),
+        _("Клиент"),
+        _("Номер"),
+        _("Сотрудник"),
+        _("Статус"),
+        _("Ожидание, с"),
+        _("Разговор, с"),
+        _("Оценка"),
+        _("Запись"),
+        "callid",
+    ]
+
+
+def call_time(call: Mapping[str, Any]) -> datetime:
+    """When the call happened: its start as the PBX reports it, else when we heard of it."""
+    moment: datetime = call["started_at"] or call["incoming_at"] or call["created_at"]
+    return moment
+
+
+def _cells(row: Mapping[str, Any]) -> list[Any]:
+    return [
+        call_time(row).astimezone(PROJECT_TZ).strftime("%d.%m.%Y %H:%M:%S"),
+        direction_label(row["direction"]),
+        row["client_name"] or "",
+        phones.from_pbx(row["phone"]) or row["phone"],
+        row["employee"],
+        status_label(_as_call(row)),
+        row["wait"],
+        row["duration"],
+        row["rating"],
+        row["record_link"],
+        row["callid"],
+    ]
+
+
+def _as_call(row: Mapping[str, Any]) -> Call:
+    return row  # type: ignore[return-value]  # a journal row is a call with two more keys
+
+
+def _safe(value: Any) -> Any:
+    """Text that a spreadsheet would take for a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+async def csv_chunks(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
+    """CSV for Russian Excel: UTF-8 with a BOM, `;` between fields, a header row; one chunk
+    per batch of rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(headers())
+    yield ("\ufeff" + buffer.getvalue()).encode()
+    async for rows in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        for row in rows:
+            writer.writerow(["" if v is None else _safe(v) for v in _cells(row)])
+        yield buffer.getvalue().encode()
+
+
+async def xlsx_file(batches: AsyncIterator[list[dict[str, Any]]]) -> IO[bytes]:
+    """The rows as an XLSX workbook in a temporary file (XlsxWriter's constant memory mode
+    writes each row out as it goes), rewound for reading; the caller closes it."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115  (the response reads and closes it)
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False})
+    sheet = book.add_worksheet(_("Звонки"))
+    bold = book.add_format({"bold": True})
+    sheet.write_row(0, 0, headers(), bold)
+    sheet.set_column(0, 0, 20)
+    sheet.set_column(2, 4, 22)
+    line = 1
+    async for rows in batches:
+        for row in rows:
+            sheet.write_row(line, 0, _cells(row))
+            line += 1
+    book.close()
+    out.seek(0)
+    return out
+
+
+def read_chunks(file: IO[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+    """The file in pieces, closed at the end."""
+    with file:
+        while chunk := file.read(size):
+            yield chunk
+
+
+DIRECTIONS = tuple(Direction)
+STATUSES = tuple(CallStatus)

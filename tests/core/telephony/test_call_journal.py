@@ -1,0 +1,119 @@
+"""«Звонки» in core: filters, periods in Moscow time, keyset pages and export batches."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.tables import calls
+from core.telephony import call_journal, inbox
+from core.telephony.call_journal import JournalFilter
+from tests.support import builders
+
+pytestmark = pytest.mark.anyio
+
+
+async def play(db, project_id, callid, phone, **fields):
+    await inbox.receive(
+        db,
+        project_id,
+        {
+            "cmd": "event",
+            "type": "INCOMING",
+            "direction": "in",
+            "callid": callid,
+            "phone": phone,
+            **fields,
+        },
+    )
+
+
+EVERYTHING = JournalFilter()
+
+
+async def callids(db, project_id, f=EVERYTHING, **kwargs):
+    found = await call_journal.page(db, project_id, f, **kwargs)
+    return [r["callid"] for r in found.rows], found.next_before
+
+
+async def test_pages_go_newest_first_and_the_export_walks_every_batch(db):
+    ids = await builders.call_center(db)
+    project = ids["project"]
+    for n in range(1, 8):
+        await play(db, project, f"c{n}", f"7926555010{n}")
+    first, cursor = await callids(db, project, limit=3)
+    assert first == ["c7", "c6", "c5"]
+    second, cursor = await callids(db, project, before=cursor, limit=3)
+    assert second == ["c4", "c3", "c2"]
+    assert await callids(db, project, before=cursor, limit=3) == (["c1"], None)
+    batches = [
+        [r["callid"] for r in rows]
+        async for rows in call_journal.rows_for_export(db, project, JournalFilter(), batch=3)
+    ]
+    assert batches == [["c7", "c6", "c5"], ["c4", "c3", "c2"], ["c1"]]
+
+
+async def test_periods_are_days_in_moscow_time():
+    late_evening_utc = datetime(2026, 3, 11, 22, 30, tzinfo=UTC)  # 01:30 on Thursday 12th in Moscow
+    start, end = call_journal.period_bounds("today", None, None, late_evening_utc)
+    assert (start, end) == (
+        datetime(2026, 3, 11, 21, tzinfo=UTC),
+        datetime(2026, 3, 12, 21, tzinfo=UTC),
+    )
+    start, end = call_journal.period_bounds("yesterday", None, None, late_evening_utc)
+    assert start == datetime(2026, 3, 10, 21, tzinfo=UTC)
+    assert end == datetime(2026, 3, 11, 21, tzinfo=UTC)
+    start, _ = call_journal.period_bounds("week", None, None, late_evening_utc)
+    assert start == datetime(2026, 3, 8, 21, tzinfo=UTC)  # Monday 9th, Moscow midnight
+    start, _ = call_journal.period_bounds("month", None, None, late_evening_utc)
+    assert start == datetime(2026, 2, 28, 21, tzinfo=UTC)
+    start, end = call_journal.period_bounds(
+        "", date(2026, 1, 1), date(2026, 1, 1), late_evening_utc
+    )
+    assert end - start == timedelta(days=1)
+    assert call_journal.period_bounds("", None, None, late_evening_utc) == (None, None)
+
+
+async def test_filters_by_time_employee_and_number_in_any_format(db):
+    ids = await builders.call_center(db)
+    project = ids["project"]
+    await play(db, project, "old", "89031234567", user="ivanov")  # the PBX wrote it with an 8
+    await play(db, project, "new", "79265550101", user="petrov@vats1.megapbx.ru")
+    await db.execute(
+        calls.update()
+        .where(calls.c.callid == "old")
+        .values(created_at=datetime(2026, 1, 5, tzinfo=UTC))
+    )
+    january = JournalFilter(
+        start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    assert (await callids(db, project, january))[0] == ["old"]
+    assert (await callids(db, project, JournalFilter(search="+7 (903) 123-45-67")))[0] == ["old"]
+    assert (await callids(db, project, JournalFilter(search="8 926 555 01 01")))[0] == ["new"]
+    assert (await callids(db, project, JournalFilter(pbx_user="petrov@vats1.megapbx.ru")))[0] == [
+        "new"
+    ]
+    assert (await callids(db, project, JournalFilter(pbx_user="ivanov")))[0] == ["old"]
+    assert (await callids(db, project, JournalFilter(pbx_user="")))[0] == []  # no PBX login
+    assert (await callids(db, project, JournalFilter()))[0] == ["new", "old"]
+
+
+async def test_a_row_is_shown_only_to_its_project_and_when_the_filter_lets_it(db):
+    ids = await builders.call_center(db)
+    other = await builders.admin(db, project="Лютик")
+    await play(db, ids["project"], "mine", "79265550101")
+    call_id = await db.fetch_val(sa.select(calls.c.id).where(calls.c.callid == "mine"))
+    row = await call_journal.journal_row(db, ids["project"], call_id, JournalFilter())
+    assert row is not None and row["client_name"]
+    assert await call_journal.journal_row(db, other["project_id"], call_id, JournalFilter()) is None
+    outbound_only = JournalFilter(direction="out")
+    assert await call_journal.journal_row(db, ids["project"], call_id, outbound_only) is None
+
+
+async def test_a_name_a_spreadsheet_would_run_is_exported_as_text(db):
+    ids = await builders.call_center(db)
+    await play(db, ids["project"], "c1", "79161112233")
+    await db.execute(sa.text("UPDATE clients SET name = '=HYPERLINK(\"http://x\")'"))
+    rows = call_journal.rows_for_export(db, ids["project"], EVERYTHING)
+    text = b"".join([chunk async for chunk in call_journal.csv_chunks(rows)]).decode("utf-8-sig")
+    assert "\"'=HYPERLINK" in text and ";79161112233;" in text
