@@ -71,6 +71,7 @@ messages = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("author_id", sa.Integer),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("call_id", sa.Integer),  # the call a `megafon_call_*` message tells about
 )
 
 calls = sa.Table(
@@ -242,4 +243,36 @@ sessions = sa.Table(
     sa.Column("last_seen_at", UtcDateTime, nullable=False),
     sa.Column("address", sa.String(64), nullable=False),
     sa.Column("user_agent", sa.String(300), nullable=False),
+)
+
+missed_calls = sa.Table(
+    "missed_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("client_id", sa.Integer, nullable=False),
+    sa.Column("phone", sa.String(40), nullable=False, server_default=""),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("first_call_id", sa.Integer, nullable=False),
+    sa.Column("last_call_id", sa.Integer, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("last_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime),
+    sa.Column(
+        "close_kind", sa.String(16), nullable=False, server_default=""
+    ),  # outbound/inbound/manual
+    sa.Column("close_reason", sa.String(200), nullable=False, server_default=""),
+    sa.Column("closed_by_call_id", sa.Integer),
+    sa.Column("closed_by_pbx_user", sa.String(200), nullable=False, server_default=""),
+    sa.Column("closed_by_user_id", sa.Integer),
+    sa.Column("callback_seconds", sa.Integer),
+)
+
+missed_settings = sa.Table(
+    "missed_settings",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("warn_minutes", sa.Integer, nullable=False),
+    sa.Column("alert_minutes", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
