@@ -106,7 +106,10 @@ def _phone_forms(digits: str) -> list[str]:
     return forms
 
 
-async def _where(db: Database, project_id: int, f: JournalFilter) -> list[sa.ColumnElement[bool]]:
+async def where_clauses(
+    db: Database, project_id: int, f: JournalFilter
+) -> list[sa.ColumnElement[bool]]:
+    """The filter as conditions on `calls`; «Аналитика» counts with the very same ones."""
     conditions: list[sa.ColumnElement[bool]] = [calls.c.project_id == project_id]
     if f.start is not None:
         conditions.append(calls.c.created_at >= f.start)
@@ -189,7 +192,7 @@ async def page(
     limit: int = PAGE_SIZE,
 ) -> JournalPage:
     """One page of the journal, newest call first; `next_before` continues it."""
-    conditions = await _where(db, project_id, f)
+    conditions = await where_clauses(db, project_id, f)
     rows, next_before = await paging.newest_first(
         db, _listing(conditions), calls.c.id, before=before, limit=limit
     )
@@ -200,7 +203,7 @@ async def journal_row(
     db: Database, project_id: int, call_id: int, f: JournalFilter
 ) -> dict[str, Any] | None:
     """The call as a journal row, or None when it is not this project's or the filter hides it."""
-    conditions = [*await _where(db, project_id, f), calls.c.id == call_id]
+    conditions = [*await where_clauses(db, project_id, f), calls.c.id == call_id]
     row = await db.fetch_one(_listing(conditions))
     if row is None:
         return None
@@ -212,7 +215,7 @@ async def rows_for_export(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The whole filtered journal, newest first, `batch` rows at a time (one query each)."""
     staff = await employee_names(db, project_id)
-    conditions = await _where(db, project_id, f)
+    conditions = await where_clauses(db, project_id, f)
     before: int | None = None
     while True:
         rows, before = await paging.newest_first(
