@@ -35,7 +35,15 @@ _INSERT = prepared(
     messages.insert().values(
         {
             c: sa.bindparam(c)
-            for c in ("project_id", "client_id", "kind", "text", "author_id", "created_at")
+            for c in (
+                "project_id",
+                "client_id",
+                "kind",
+                "text",
+                "author_id",
+                "created_at",
+                "call_id",
+            )
         }
     )
 )
@@ -51,6 +59,7 @@ class Message(TypedDict):
     text: str
     author_id: int | None
     created_at: datetime
+    call_id: int | None  # the call a `megafon_call_*` message tells about
     author_name: str | None
 
 
@@ -76,12 +85,14 @@ async def add_message(
     text: str,
     *,
     author_id: int | None = None,
+    call_id: int | None = None,
     client_checked: bool = False,
     from_bot: bool = False,
 ) -> Message:
     """Append a message to the client's dialog and return it as the dialog shows it; bot
     reactions that match it run after the commit (`core.reactions`).
 
+    `call_id`: the call the message tells about, so the dialog shows it beside that call.
     `client_checked`: the caller already knows the client belongs to the project.
     `from_bot`: written by a bot reaction, so it triggers none (no loops)."""
     known = _KINDS.get(kind)  # also the plain value, from callers that are not type-checked
@@ -99,13 +110,16 @@ async def add_message(
         "text": text,
         "author_id": author_id,
         "created_at": clock.now(),
+        "call_id": call_id,
     }
     async with db.transaction():
         if not client_checked:
             await get_client(db, project_id, client_id)
         message_id = await db.execute(_INSERT, row)
+        # A call's message is shown inside its call item: the event names the call too.
+        about = {"call_id": call_id} if call_id is not None else {}
         await events.emit_for_client(
-            db, project_id, client_id, events.MESSAGE_CREATED, message_id=message_id
+            db, project_id, client_id, events.MESSAGE_CREATED, message_id=message_id, **about
         )
         if not from_bot:
             await reactions.enqueue(db, project_id, client_id, message_id, text)

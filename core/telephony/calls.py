@@ -97,9 +97,9 @@ async def update_call(db: Database, call_id: int, values: Mapping[str, Any]) -> 
         await db.execute(_update(tuple(sorted(values))), {**values, "p_id": call_id})
 
 
-async def changed(db: Database, project_id: int, client_id: int) -> None:
-    """Open cards of the client show its calls anew."""
-    await events.emit_for_client(db, project_id, client_id, events.CALL_UPDATED)
+async def changed(db: Database, project_id: int, client_id: int, call_id: int) -> None:
+    """Open cards of the client show the call anew, in place in their dialog."""
+    await events.emit_for_client(db, project_id, client_id, events.CALL_UPDATED, call_id=call_id)
 
 
 # Prepared: an open card re-reads these with every call event of its client (web/sse.py).

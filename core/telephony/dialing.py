@@ -193,7 +193,7 @@ async def make_call(
             await call_journal.announce(db, project_id, call["id"])
             shown_in = call["client_id"] or client_id
             if shown_in:
-                await calls.changed(db, project_id, shown_in)
+                await calls.changed(db, project_id, shown_in, call["id"])
     return CallRequest(request_id, callid, RequestState.OK)
 
 

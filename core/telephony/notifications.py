@@ -107,14 +107,20 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
         )
     if client_id is None:
         return  # an internal call: nothing to show in a client's dialog
-    await calls.changed(db, project_id, client_id)
+    await calls.changed(db, project_id, client_id, call["id"])
     if hook.cmd != Command.RATING:
         await variables.set_variables(
             db, project_id, client_id, _call_variables(hook, call), client_checked=True
         )
     if text:
         await dialogs.add_message(
-            db, project_id, client_id, dialogs.MessageKind.SYSTEM, text, client_checked=True
+            db,
+            project_id,
+            client_id,
+            dialogs.MessageKind.SYSTEM,
+            text,
+            call_id=call["id"],
+            client_checked=True,
         )
 
 

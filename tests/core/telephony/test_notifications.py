@@ -4,7 +4,7 @@ client's `megafon_*` variables."""
 import pytest
 
 from core import clients, dialogs, variables
-from core.telephony import inbox
+from core.telephony import calls, inbox
 from tests.support import builders
 from tests.support import megafon as samples
 
@@ -71,3 +71,24 @@ async def test_an_internal_call_touches_no_client(db):
     await receive(db, ids, cmd="history", type="in", status="Success", phone="701")
     assert await client_ids(db, ids) == [ids["maria"]]
     assert await dialog_texts(db, ids) == []
+
+
+async def test_a_call_s_messages_name_their_call_so_the_dialog_shows_them_beside_it(db):
+    ids = await builders.call_center(db)
+    for event_type in ("INCOMING", "ACCEPTED", "COMPLETED"):
+        await receive(db, ids, cmd="event", type=event_type, user="ivanov")
+    await receive(db, ids, cmd="history", type="in", status="Success")
+    await receive(db, ids, callid="c2", cmd="event", type="ACCEPTED", user="ivanov")
+    await dialogs.add_message(
+        db, ids["project"], ids["maria"], dialogs.MessageKind.INCOMING, "Перезвоните"
+    )
+    page = await dialogs.dialog(db, ids["project"], ids["maria"])
+    first, second = [await calls.find_call(db, ids["project"], c) for c in ("c1", "c2")]
+    assert first and second
+    assert [(m["text"], m["call_id"]) for m in page.messages] == [
+        ("megafon_call_event ACCEPTED", first["id"]),
+        ("megafon_call_event COMPLETED", first["id"]),
+        ("megafon_call_status Success", first["id"]),
+        ("megafon_call_event ACCEPTED", second["id"]),
+        ("Перезвоните", None),
+    ]
