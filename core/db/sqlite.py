@@ -12,6 +12,13 @@ second connection.
 A full disk, a read-only file or a failing disk is `StorageUnavailable` (`storage_errors`),
 raised at once: a COMMIT that fails fails every logical transaction of its group, which were
 not acknowledged, and the next group starts afresh, so writes resume when space returns.
+
+On a full disk or an I/O error SQLite may roll back the whole group transaction by itself, in
+the middle of a statement (when a large transaction spills pages to the WAL, say). The group
+is then lost: every further statement, savepoint and RELEASE of that group raises
+`StorageUnavailable` (a caller that caught the first error and went on would otherwise write
+outside any transaction, and a RELEASE would fail as "no such savepoint"), and the group's
+waiters get `StorageUnavailable` instead of a COMMIT. Nothing of it is half-applied.
 """
 
 from __future__ import annotations
@@ -100,6 +107,14 @@ def storage_errors() -> Iterator[None]:
         raise translated from e
 
 
+def lost_group(error: BaseException) -> StorageUnavailable:
+    """The error of every statement in a group that SQLite rolled back by itself."""
+    reason = _unwritable(error) or _("база данных прервала транзакцию")
+    translated = StorageUnavailable(reason)
+    translated.__cause__ = error
+    return translated
+
+
 def _retrieve(future: asyncio.Future[None]) -> None:
     """Read a group's outcome that nobody awaits, so asyncio does not log it as lost."""
     if not future.cancelled():
@@ -129,6 +144,8 @@ class SharedConnection:
         self.raw: sqlite3.Connection = raw  # type: ignore[assignment]  # typed as DB-API only
         self.depth = 0
         self.group_open = False
+        # Why SQLite rolled back the open group by itself (a full disk), until it ends.
+        self.lost: BaseException | None = None
         self.pending: asyncio.Future[None] | None = None
         # Checkpoints copy the WAL into the database file and fsync it: that can take a
         # hundred milliseconds, so they run on their own connection in a worker thread
@@ -159,6 +176,23 @@ class SharedConnection:
         self.checkpointer.close()
         self.conn.close()
         self.engine.dispose()
+
+    @contextmanager
+    def guarded(self) -> Iterator[None]:
+        """Around every statement: `StorageUnavailable` at once in a lost group, a group
+        noted as lost when SQLite rolls it back under a statement, storage errors translated."""
+        if self.lost is not None:
+            raise lost_group(self.lost)
+        try:
+            yield
+        except (sqlite3.Error, sa.exc.DBAPIError) as e:
+            if self.group_open and not self.raw.in_transaction:
+                self.lost = e
+                raise lost_group(e) from e
+            translated = unavailable(e)
+            if translated is e:
+                raise
+            raise translated from e
 
     # Statements
 
@@ -215,7 +249,9 @@ class SharedConnection:
     # Group commit
 
     def begin_group(self) -> None:
-        """Open the group transaction unless it is open."""
+        """Open the group transaction unless it is open (a lost one raises until it ends)."""
+        if self.lost is not None:
+            raise lost_group(self.lost)
         if not self.group_open:
             self.raw.execute("BEGIN IMMEDIATE")
             self.group_open = True
@@ -232,13 +268,20 @@ class SharedConnection:
         try:
             yield
         except BaseException:
-            # After a full disk SQLite may have rolled back the whole group already; the
-            # group's COMMIT then fails, and with it every transaction that was in it.
-            with contextlib.suppress(sqlite3.Error):
-                self.raw.execute(f"ROLLBACK TO {name}")
-                self.raw.execute(f"RELEASE {name}")
+            if self.group_open and not self.raw.in_transaction and self.lost is None:
+                self.lost = sqlite3.OperationalError("the transaction was rolled back")
+            if self.lost is None:
+                try:
+                    self.raw.execute(f"ROLLBACK TO {name}")
+                    self.raw.execute(f"RELEASE {name}")
+                except sqlite3.Error as e:  # the part may still be in the group: drop it all
+                    self.lost = e
             raise
         else:
+            if self.group_open and not self.raw.in_transaction and self.lost is None:
+                self.lost = sqlite3.OperationalError("the transaction was rolled back")
+            if self.lost is not None:  # the part's work went with the group: not done
+                raise lost_group(self.lost)
             self.raw.execute(f"RELEASE {name}")
         finally:
             self.depth -= 1
@@ -261,7 +304,10 @@ class SharedConnection:
             return
         future, self.pending = self.pending, None
         assert future is not None
+        lost, self.lost = self.lost, None
         try:
+            if lost is not None:
+                raise lost_group(lost)
             if self.group_open:
                 self.raw.execute("COMMIT")
         except Exception as e:
@@ -335,7 +381,7 @@ class SqliteDatabase(Database):
     # Statements: on the connection at once inside a transaction, under the lock outside one.
 
     async def fetch_all(self, query: Query, values: Values = None) -> list[Row]:
-        with storage_errors():
+        with self._conn.guarded():
             if isinstance(query, Prepared):  # indexed and short by design: no thread round trip
                 if self._in_transaction.get():
                     return self._conn.fetch_all(query, values)
@@ -347,21 +393,21 @@ class SqliteDatabase(Database):
                 return await anyio.to_thread.run_sync(self._conn.fetch_all, query, values)
 
     async def fetch_one(self, query: Query, values: Values = None) -> Row | None:
-        with storage_errors():
+        with self._conn.guarded():
             if self._in_transaction.get():
                 return self._conn.fetch_one(query, values)
             async with self._lock:
                 return self._conn.fetch_one(query, values)
 
     async def fetch_val(self, query: Query, values: Values = None) -> Any:
-        with storage_errors():
+        with self._conn.guarded():
             if self._in_transaction.get():
                 return self._conn.fetch_val(query, values)
             async with self._lock:
                 return self._conn.fetch_val(query, values)
 
     async def execute(self, query: Query, values: Values = None) -> Any:
-        with storage_errors():
+        with self._conn.guarded():
             if self._in_transaction.get():
                 return self._conn.execute(query, values)
             async with self.transaction():  # a lone write is committed like any other
@@ -370,7 +416,7 @@ class SqliteDatabase(Database):
     async def execute_unawaited(self, query: Query, values: Values = None) -> Any:
         """Outside a transaction it joins the open group and its COMMIT, which the caller
         does not wait for."""
-        with storage_errors():
+        with self._conn.guarded():
             if self._in_transaction.get():
                 return self._conn.execute(query, values)
             async with self._lock:
@@ -383,11 +429,11 @@ class SqliteDatabase(Database):
         if not values:
             return
         if self._in_transaction.get():
-            with storage_errors():
+            with self._conn.guarded():
                 self._conn.execute_many(query, values)
             return
         async with self.transaction():
-            with storage_errors():
+            with self._conn.guarded():
                 self._conn.execute_many(query, values)
 
     @asynccontextmanager

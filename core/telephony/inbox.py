@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from core import clock, paging
 from core.db import Database, prepared
-from core.errors import NotFound
+from core.errors import NotFound, StorageUnavailable
 from core.i18n import gettext as _
 from core.tables import projects, webhook_deliveries, webhook_effects
 from core.telephony import caller_lookup, notifications, protocol
@@ -180,10 +180,14 @@ async def _process(
     now: datetime,
     stored_as: DeliveryResult,
 ) -> Receipt:
-    """Apply in a savepoint: on failure the effects go, the delivery stays with its error."""
+    """Apply in a savepoint: on failure the effects go, the delivery stays with its error.
+    A database that cannot write is no failure of this webhook: it fails the whole delivery
+    (`StorageUnavailable`, a 503 the PBX retries), with nothing stored."""
     try:
         async with db.savepoint():
             result, answer = await _apply(db, project_id, hook, delivery_id, now)
+    except StorageUnavailable:
+        raise
     except Exception as e:  # any failure is kept for the journal, never lost
         log.exception("webhook %s failed", delivery_id)
         message = f"{type(e).__name__}: {e}"[:2000]

@@ -1,13 +1,17 @@
 """The SQLite engine: one shared connection, group commit, checkpoints in a worker thread."""
 
 import asyncio
+import contextlib
+import resource
 import sqlite3
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
 from core.db import sqlite
 from core.db.sqlite import SharedConnection
+from core.errors import StorageUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -70,6 +74,55 @@ async def test_a_failed_transaction_in_a_group_leaves_the_others_committed(
     )
     assert [type(o) for o in outcomes] == [type(None), RuntimeError, type(None)]
     assert committed_kinds(sqlite_path) == ["a", "c"]
+
+
+@contextlib.contextmanager
+def disk_full() -> Iterator[None]:
+    """No file of this process may grow (Python ignores the SIGXFSZ): writes fail as on a
+    full disk, until the end."""
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1, limits[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+
+
+@pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="POSIX only")
+async def test_a_group_sqlite_rolls_back_on_a_full_disk_fails_whole_even_if_a_caller_goes_on(
+    sqlite_db, jobs, sqlite_path
+):
+    """On a full disk SQLite rolls back the whole group transaction by itself when a large
+    transaction spills pages to the WAL. A caller that catches the error and goes on writes
+    nothing outside a transaction; it and every other transaction of the group fail with
+    `StorageUnavailable`; the next group, once there is space, starts afresh."""
+    sqlite_db._conn.raw.execute("PRAGMA cache_size = 10")  # spill after 10 pages
+    caught: list[Exception] = []
+
+    async def small() -> None:
+        async with sqlite_db.transaction():
+            await sqlite_db.execute(jobs.insert().values(kind="small", state="new"))
+
+    async def careless() -> None:
+        async with sqlite_db.transaction():
+            try:
+                for i in range(100):
+                    await sqlite_db.execute(jobs.insert().values(kind=f"big{i}", state="x" * 4000))
+            except StorageUnavailable as e:
+                caught.append(e)
+            for kind in ("error row", "another"):  # as a journal would write the error down
+                try:
+                    await sqlite_db.execute(jobs.insert().values(kind=kind, state="new"))
+                except StorageUnavailable as e:
+                    caught.append(e)
+
+    with disk_full():
+        outcomes = await asyncio.gather(small(), careless(), return_exceptions=True)
+    assert [type(o) for o in outcomes] == [StorageUnavailable, StorageUnavailable]
+    assert len(caught) == 3, "each statement of the lost group failed, none ran on its own"
+    assert committed_kinds(sqlite_path) == []
+    await small()
+    assert committed_kinds(sqlite_path) == ["small"]
 
 
 async def test_a_failed_inner_transaction_that_is_caught_stays_part_of_the_outer(sqlite_db, jobs):

@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from core import clock, dialogs
-from core.errors import NotFound
+from core.errors import NotFound, StorageUnavailable
 from core.tables import webhook_deliveries, webhook_effects
-from core.telephony import inbox
+from core.telephony import inbox, notifications
 from core.telephony.protocol import InvalidWebhook
 from tests.support import builders
 from tests.support import megafon as samples
@@ -89,6 +89,22 @@ async def test_only_a_failed_delivery_can_be_run_again(db):
     receipt = await inbox.receive(db, ids["project"], ACCEPTED)
     with pytest.raises(NotFound):
         await inbox.rerun(db, ids["project"], receipt.delivery_id)
+
+
+async def test_a_database_that_cannot_write_fails_the_whole_delivery_not_as_its_error(
+    db, monkeypatch
+):
+    """Not the webhook's failure, kept for a re-run, but the storage's: the delivery is not
+    stored and the caller answers 503, which the PBX retries."""
+    ids = await builders.call_center(db)
+
+    async def disk_full(*args, **kwargs):
+        raise StorageUnavailable("на диске кончилось место")
+
+    monkeypatch.setattr(notifications, "apply", disk_full)
+    with pytest.raises(StorageUnavailable):
+        await inbox.receive(db, ids["project"], ACCEPTED)
+    assert await journaled_callids(db, ids["project"]) == []
 
 
 async def deliver(db, ids, count):
