@@ -33,6 +33,7 @@ class Action(StrEnum):
     TELEPHONY_CHANGED = "telephony_changed"
     TELEPHONY_DISCONNECTED = "telephony_disconnected"
     CALL_RULES_CHANGED = "call_rules_changed"  # «Разрешённые направления» and call limits
+    MISSED_THRESHOLDS_CHANGED = "missed_thresholds_changed"  # «Пропущенные»: waiting thresholds
     EMPLOYEE_CREATED = "employee_created"
     EMPLOYEE_EMAIL_CHANGED = "employee_email_changed"
     EMPLOYEE_ROLE_CHANGED = "employee_role_changed"
@@ -53,6 +54,7 @@ def action_label(action: str) -> str:
         Action.TELEPHONY_CHANGED: _("Изменены настройки телефонии"),
         Action.TELEPHONY_DISCONNECTED: _("Телефония отключена"),
         Action.CALL_RULES_CHANGED: _("Изменены разрешённые направления звонков"),
+        Action.MISSED_THRESHOLDS_CHANGED: _("Изменены пороги ожидания пропущенных"),
         Action.EMPLOYEE_CREATED: _("Добавлен сотрудник"),
         Action.EMPLOYEE_EMAIL_CHANGED: _("Изменён email сотрудника"),
         Action.EMPLOYEE_ROLE_CHANGED: _("Изменена роль сотрудника"),

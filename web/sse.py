@@ -7,7 +7,8 @@ page's `?after=` cursor) and gets what it missed, in order. See `core.events` an
 
 SSE event names are what the page's `sse-swap` attributes listen for: `message` (appended to
 the dialog), `calls` and `variables` (the card's blocks anew), `journal-call` (a row of
-«Звонки», `?journal=1` with the page's filters), `popup` and `popup-close` (the
+«Звонки», `?journal=1` with the page's filters), `missed` (the nav's count of
+«Пропущенные»; the queue page re-reads itself on it), `popup` and `popup-close` (the
 incoming-call popup), `reload` (too much was missed: reload the page).
 
 A stream lives no longer than its session: ending a session announces its employee's topic, so
@@ -30,7 +31,7 @@ from starlette.responses import Response
 from core import clients, dialogs, events, sessions, variables
 from core.errors import NotFound
 from core.live import Subscription
-from core.telephony import call_journal, calls
+from core.telephony import call_journal, calls, missed_calls, missed_queue
 from web.auth import login_required
 from web.forms import query_int
 from web.ids import parse_id
@@ -200,6 +201,12 @@ async def _popup_close(request: Request, data: Mapping[str, Any]) -> tuple[str, 
     return "popup-close", f"call-popup-{data['call_id']}"
 
 
+async def _missed(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    """«Пропущенные» changed: the nav's count anew (the queue page re-reads itself on it)."""
+    count = await missed_queue.open_count(request.state.db, _project(request))
+    return "missed", fragment(request, "missed/_count.html", {"missed_open": count})
+
+
 Renderer = Callable[[Request, Mapping[str, Any]], Awaitable[tuple[str, str]]]
 RENDERERS: dict[str, Renderer] = {
     events.MESSAGE_CREATED: _message,
@@ -208,4 +215,5 @@ RENDERERS: dict[str, Renderer] = {
     events.CALL_INCOMING: _popup,
     events.CALL_ENDED: _popup_close,
     call_journal.CALL_LOGGED: _journal_call,
+    missed_calls.MISSED_CHANGED: _missed,
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 from core import dialogs, matching, variables
 from core.db import Database
-from core.telephony import call_journal, calls, popups
+from core.telephony import call_journal, calls, missed_calls, popups
 from core.telephony.calls import Call
 from core.telephony.protocol import CallStatus, Command, Direction, EventType, Webhook
 
@@ -122,6 +122,8 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
             call_id=call["id"],
             client_checked=True,
         )
+    # After the call's own message: «megafon_call_status Missed», then «megafon_missed_opened».
+    await missed_calls.follow(db, project_id, hook, call, client_id, now)
 
 
 # The columns get the enums' values: sqlite3 binds a str subclass through its adapter lookup,

@@ -228,7 +228,7 @@ def test_json_bodies_and_unknown_fields_are_accepted_and_kept(pbx, browser):
     entries, _ = browser.run(inbox.journal, pbx.project_id)
     assert entries[0]["fields"]["new_field"] == "x" and entries[0]["fields"]["missedStatus"] == "3"
     assert "crm_token" not in entries[0]["fields"]
-    assert pbx.dialog_of("79031234567") == ["megafon_call_status Missed"]
+    assert pbx.dialog_of("79031234567") == ["megafon_call_status Missed", "megafon_missed_opened"]
 
 
 def test_status_values_in_any_case(pbx):

@@ -40,6 +40,7 @@ async def test_events_and_history_write_the_texts_bots_match(db):
         "megafon_call_event TRANSFERRED",
         "megafon_call_event COMPLETED",
         "megafon_call_status Missed",
+        "megafon_missed_opened",  # «Пропущенные» (core/telephony/missed_calls.py)
     ]
 
 

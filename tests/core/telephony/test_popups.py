@@ -40,7 +40,8 @@ async def popups(db, ids):
     found = []
     for topic, name in who.items():
         for event in await events.since(db, [topic], 0):
-            found.append((name, event.name))
+            if event.name in (events.CALL_INCOMING, events.CALL_ENDED):
+                found.append((name, event.name))
     return sorted(found)
 
 
