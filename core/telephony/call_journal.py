@@ -2,22 +2,25 @@
 
 A filter is a `JournalFilter`; `page()` reads one page of the journal, `rows_for_export()` walks
 the whole filtered journal in keyset batches (a million calls never sit in memory), and
-`csv_chunks()` / `xlsx_file()` turn those batches into files Russian Excel opens.
+`csv_chunks()` / `xlsx_chunks()` turn those batches into files Russian Excel opens, streamed.
 
 Periods are computed in the project's time (Moscow) and compare with `created_at`, the moment the
 CRM first heard of the call; the journal shows when it started."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import queue
+import threading
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
-from typing import IO, Any
+from typing import Any
 
+import anyio.to_thread
 import sqlalchemy as sa
 import xlsxwriter
 
@@ -96,6 +99,36 @@ def period_bounds(
         midnight(first) if first else None,
         midnight(last + timedelta(days=1)) if last else None,
     )
+
+
+def _day(text: str) -> date | None:
+    """A day as a date field sends it (2026-03-15) or as people write it (15.03.2026)."""
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def read_dates(date_from: str, date_to: str) -> tuple[date | None, date | None, str]:
+    """The days of the filter's «С» and «По» (either may be empty), or the reason they cannot
+    apply: a day that is not one, or a period that ends before it starts. On such an error
+    neither day applies (the other filters still do) and the reason is shown by the form."""
+    first, last = _day(date_from), _day(date_to)
+    for text, day in ((date_from, first), (date_to, last)):
+        if text.strip() and day is None:
+            return (
+                None,
+                None,
+                _("Не удалось прочитать дату «{text}»: укажите её как ДД.ММ.ГГГГ.").format(
+                    text=text.strip()[:40]
+                ),
+            )
+    if first and last and first > last:
+        return None, None, _("Дата «С» позже даты «По»: период не применён.")
+    return first, last, ""
 
 
 def _phone_forms(digits: str) -> list[str]:
@@ -199,6 +232,12 @@ async def page(
     return JournalPage(_with_names(rows, await employee_names(db, project_id)), next_before)
 
 
+async def first_page_query(db: Database, project_id: int, f: JournalFilter) -> sa.Select[Any]:
+    """The statement `page` runs for the first page (benchmarks read its query plan)."""
+    conditions = await where_clauses(db, project_id, f)
+    return _listing(conditions).order_by(calls.c.id.desc()).limit(PAGE_SIZE + 1)
+
+
 async def journal_row(
     db: Database, project_id: int, call_id: int, f: JournalFilter
 ) -> dict[str, Any] | None:
@@ -299,31 +338,89 @@ async def csv_chunks(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncItera
         yield buffer.getvalue().encode()
 
 
-async def xlsx_file(batches: AsyncIterator[list[dict[str, Any]]]) -> IO[bytes]:
-    """The rows as an XLSX workbook in a temporary file (XlsxWriter's constant memory mode
-    writes each row out as it goes), rewound for reading; the caller closes it."""
-    out = tempfile.TemporaryFile()  # noqa: SIM115  (the response reads and closes it)
-    book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_formulas": False})
+class _Pipe:
+    """A file XlsxWriter's zip is written into, in one thread, and read in chunks from
+    another; at most `depth` chunks wait, so a slow reader slows the writer, not the memory."""
+
+    def __init__(self, chunk: int = 256 * 1024, depth: int = 4) -> None:
+        self.chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+        self.buffer = bytearray()
+        self.chunk = chunk
+        self.gone = threading.Event()  # the reader stopped: the writer gives up
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        if len(self.buffer) >= self.chunk:
+            self._put(bytes(self.buffer))
+            self.buffer.clear()
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing: the buffer goes out by size and at `end`."""
+
+    def tell(self) -> int:
+        raise OSError("a pipe has no position")  # zipfile then writes sizes after the data
+
+    def end(self, error: BaseException | None = None) -> None:
+        if self.buffer and error is None:
+            self._put(bytes(self.buffer))
+        self._put(error)
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self.gone.is_set():
+            with contextlib.suppress(queue.Full):
+                self.chunks.put(item, timeout=0.1)
+                return
+        raise OSError("the download was abandoned")
+
+
+async def xlsx_chunks(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
+    """The rows as an XLSX workbook, in chunks as it is compressed.
+
+    XlsxWriter writes a workbook only when it is closed (the zip holds the finished sheet,
+    which opens with the sheet's size), so the first byte comes after the last row has been
+    written. Until then memory stays flat: constant memory mode keeps one row and writes the
+    sheet to a temporary file as rows arrive; then the zip is compressed in a worker thread
+    straight into the response (no second temporary file), so the event loop keeps serving
+    everyone else."""
+    pipe = _Pipe()
+    book = xlsxwriter.Workbook(pipe, {"constant_memory": True, "strings_to_formulas": False})
     sheet = book.add_worksheet(_("Звонки"))
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, headers(), bold)
     sheet.set_column(0, 0, 20)
     sheet.set_column(2, 4, 22)
     line = 1
+
+    def write(rows: list[dict[str, Any]], first: int) -> None:
+        for n, row in enumerate(rows):
+            sheet.write_row(first + n, 0, _cells(row))
+
     async for rows in batches:
-        for row in rows:
-            sheet.write_row(line, 0, _cells(row))
-            line += 1
-    book.close()
-    out.seek(0)
-    return out
+        await anyio.to_thread.run_sync(write, rows, line)
+        line += len(rows)
 
+    def close() -> None:
+        try:
+            book.close()
+        except BaseException as e:  # the reader gets it, the thread ends
+            with contextlib.suppress(OSError):
+                pipe.end(e)
+        else:
+            with contextlib.suppress(OSError):
+                pipe.end()
 
-def read_chunks(file: IO[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
-    """The file in pieces, closed at the end."""
-    with file:
-        while chunk := file.read(size):
-            yield chunk
+    threading.Thread(target=close, name="xlsx-export", daemon=True).start()
+    try:
+        while True:
+            item = await anyio.to_thread.run_sync(pipe.chunks.get)
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        pipe.gone.set()
 
 
 DIRECTIONS = tuple(Direction)

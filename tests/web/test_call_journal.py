@@ -95,6 +95,35 @@ def test_each_filter_narrows_the_journal_and_lives_in_the_address(browser, query
     assert phones_in(rows(browser, "/calls?" + query)) == expected
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=2026-02-31&direction=in", "Не удалось прочитать дату «2026-02-31»"),
+        ("to=вчера&direction=in", "Не удалось прочитать дату «вчера»"),
+        ("from=2026-03-10&to=2026-03-01&direction=in", "Дата «С» позже даты «По»"),
+    ],
+)
+def test_dates_that_cannot_apply_are_explained_and_the_other_filters_still_do(
+    browser, query, message
+):
+    day_of_calls(browser)
+    browser.login("anna@romashka.ru")
+    html = page(browser.get("/calls?" + query))
+    assert message in html.select_one("#journal-dates-error").get_text()
+    assert html.select_one("#journal-from")["aria-invalid"] == "true"
+    assert phones_in(rows(browser, "/calls?" + query)) == ["9031234567", "9265550101"]
+    export = html.find("a", string="CSV")["href"]
+    assert "direction=in" in export and "2026" not in export and "вчера" not in export
+
+
+def test_dates_as_people_write_them_apply(browser):
+    day_of_calls(browser)
+    browser.login("anna@romashka.ru")
+    html = page(browser.get("/calls?from=01.01.2020&to=31.12.2020"))
+    assert html.select_one("#journal-dates-error") is None
+    assert rows(browser, "/calls?from=01.01.2020&to=31.12.2020") == []
+
+
 def test_a_manager_sees_the_projects_calls_and_mine_are_the_ones_he_took(browser):
     admin, _ = day_of_calls(browser)
     browser.login("ivan-anna@romashka.ru")

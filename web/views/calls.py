@@ -16,11 +16,10 @@ from web.forms import query_int
 from web.templating import render
 
 
-def _date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        return None
+def _dates(request: Request) -> tuple[date | None, date | None, str]:
+    """The filter's «С» and «По», or why they do not apply (shown by the form)."""
+    q = request.query_params
+    return call_journal.read_dates(q.get("from", "")[:40], q.get("to", "")[:40])
 
 
 def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str:
@@ -31,8 +30,7 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str:
 async def journal_filter(request: Request) -> tuple[JournalFilter, dict[str, Any]]:
     """The journal's filter from the query string, and the query that gives it again."""
     db, user = request.state.db, request.state.user
-    date_from = _date(request.query_params.get("from", ""))
-    date_to = _date(request.query_params.get("to", ""))
+    date_from, date_to, _error = _dates(request)
     period = "" if date_from or date_to else _choice(request, "period", tuple(call_journal.Period))
     start, end = call_journal.period_bounds(period, date_from, date_to, clock.now())
     employee = request.query_params.get("employee", "")
@@ -82,6 +80,8 @@ async def journal(request: Request) -> Response:
         "params": params,
         "client": client,
         "live_cursor": live_cursor,
+        "date_error": _dates(request)[2],
+        "typed": {k: request.query_params.get(k, "")[:40] for k in ("from", "to")},
         "employees": await employees.list_employees(db, project_id, active_only=True),
         "periods": tuple(call_journal.Period),
         "period_label": call_journal.period_label,
@@ -110,12 +110,11 @@ async def export_csv(request: Request) -> Response:
 
 @login_required
 async def export_xlsx(request: Request) -> Response:
-    """The filtered journal as an XLSX workbook, built in a temporary file and streamed."""
+    """The filtered journal as an XLSX workbook, streamed as it is compressed."""
     f, _ = await journal_filter(request)
     rows = call_journal.rows_for_export(request.state.db, request.state.user["project_id"], f)
-    file = await call_journal.xlsx_file(rows)
     return StreamingResponse(
-        call_journal.read_chunks(file),
+        call_journal.xlsx_chunks(rows),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=_attachment(request, "xlsx"),
     )
