@@ -17,6 +17,7 @@ from web.ids import register_id_convertor
 from web.megafon_webhook import megafon_webhook
 from web.payload import MAX_BODY
 from web.views import (
+    analytics,
     audit,
     bot,
     calls,
@@ -125,6 +126,8 @@ browser_routes = [
     Route("/calls", calls.journal, name="calls"),
     Route("/calls/export.csv", calls.export_csv, name="calls_export_csv"),
     Route("/calls/export.xlsx", calls.export_xlsx, name="calls_export_xlsx"),
+    # The calls in charts and per employee («Аналитика»)
+    Route("/analytics", analytics.analytics, name="analytics"),
     # Live updates of open pages (Server-Sent Events)
     Route("/events", sse.stream, name="events"),
     # What the PBX sent («Журнал вебхуков»)

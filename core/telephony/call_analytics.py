@@ -37,6 +37,10 @@ class Day:
     missed: int = 0  # incoming, ended any other way
     outgoing: int = 0
 
+    @property
+    def total(self) -> int:
+        return self.answered + self.missed + self.outgoing
+
 
 @dataclass
 class EmployeeStats:
@@ -83,7 +87,13 @@ class Analytics:
 
     @property
     def busiest(self) -> int:
+        """The most incoming calls in one hour of the heatmap."""
         return max((n for row in self.heatmap for n in row), default=0)
+
+    @property
+    def tallest(self) -> int:
+        """The most calls of one day of the chart."""
+        return max((d.total for d in self.days), default=0)
 
 
 def _utc_hour(db: Database) -> sa.ColumnElement[Any]:
