@@ -325,8 +325,16 @@ class SharedConnection:
     def query_plan(self, query: Query, values: Values) -> str:
         statement = query.statement if isinstance(query, Prepared) else _statement(query)
         assert isinstance(statement, ClauseElement)
-        compiled = compile_prepared(statement, self.engine.dialect)
-        rows = self.raw.execute("EXPLAIN QUERY PLAN " + compiled.sql, bind_values(compiled, values))
+        sql: str
+        try:
+            compiled = compile_prepared(statement, self.engine.dialect)
+            sql, params = compiled.sql, bind_values(compiled, values)
+        except ValueError:  # IN lists, which a prepared statement cannot take: values written in
+            literal = statement.compile(
+                dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
+            )
+            sql, params = str(literal), []
+        rows = self.raw.execute("EXPLAIN QUERY PLAN " + sql, params)
         return " | ".join(row[3] for row in rows)
 
 

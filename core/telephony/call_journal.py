@@ -143,7 +143,14 @@ async def where_clauses(
     db: Database, project_id: int, f: JournalFilter
 ) -> list[sa.ColumnElement[bool]]:
     """The filter as conditions on `calls`; «Аналитика» counts with the very same ones."""
-    conditions: list[sa.ColumnElement[bool]] = [calls.c.project_id == project_id]
+    return [calls.c.project_id == project_id, *await _filter_clauses(db, project_id, f)]
+
+
+async def _filter_clauses(
+    db: Database, project_id: int, f: JournalFilter
+) -> list[sa.ColumnElement[bool]]:
+    """The filter's conditions but the project's own."""
+    conditions: list[sa.ColumnElement[bool]] = []
     if f.start is not None:
         conditions.append(calls.c.created_at >= f.start)
     if f.end is not None:
@@ -187,6 +194,50 @@ async def _clients_named(db: Database, project_id: int, text: str) -> list[int]:
     return [r["client_id"] for r in rows]
 
 
+async def _period_ids(
+    db: Database, project_id: int, f: JournalFilter
+) -> list[sa.ColumnElement[bool]]:
+    """Where the period's calls lie in id order: between the lowest and the highest id with
+    `created_at` in it, read from the (project_id, created_at, id) index alone. A page then
+    walks the project's calls newest first from the period's newest one and stops when it is
+    full, instead of sorting every call of the period by id (a month: 80,000 at a million a
+    year). The period's own conditions stay; this range only says where to look."""
+    if f.start is None and f.end is None:
+        return []
+    period = [calls.c.project_id == project_id]
+    if f.start is not None:
+        period.append(calls.c.created_at >= f.start)
+    if f.end is not None:
+        period.append(calls.c.created_at < f.end)
+    ids = sa.select(sa.func.min(calls.c.id).label("low"), sa.func.max(calls.c.id).label("high"))
+    row = await db.fetch_one(ids.where(*period))
+    if row is None or row["low"] is None:
+        return [sa.false()]
+    return [calls.c.id >= row["low"], calls.c.id <= row["high"]]
+
+
+async def _page_clauses(
+    db: Database, project_id: int, f: JournalFilter, *, before: int | None, limit: int
+) -> list[sa.ColumnElement[bool]]:
+    """The conditions of one page: the filter's, where its period lies in id order, and for a
+    search by name the page's very ids.
+
+    A name matches up to `MAX_NAME_MATCHES` clients, and regular callers among them have
+    dozens of calls each: sorting all their calls as rows costs a read of each (0.2 s at a
+    million). Their newest ids come first from the (client_id, id) index alone, without the
+    project's condition (the clients are the project's, and so are their calls); the rows
+    are then read by id, the project's condition included."""
+    rest = await _filter_clauses(db, project_id, f)
+    conditions = [calls.c.project_id == project_id, *rest, *await _period_ids(db, project_id, f)]
+    if f.search.strip() and not phones.normalize(f.search):
+        newest = sa.select(calls.c.id).where(*conditions[1:]).order_by(calls.c.id.desc())
+        if before is not None:
+            newest = newest.where(calls.c.id < before)
+        ids = [r["id"] for r in await db.fetch_all(newest.limit(limit + 1))]
+        conditions.append(calls.c.id.in_(ids))
+    return conditions
+
+
 def _listing(conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     return (
         sa.select(calls, clients.c.name.label("client_name"))
@@ -225,7 +276,7 @@ async def page(
     limit: int = PAGE_SIZE,
 ) -> JournalPage:
     """One page of the journal, newest call first; `next_before` continues it."""
-    conditions = await where_clauses(db, project_id, f)
+    conditions = await _page_clauses(db, project_id, f, before=before, limit=limit)
     rows, next_before = await paging.newest_first(
         db, _listing(conditions), calls.c.id, before=before, limit=limit
     )
@@ -234,7 +285,7 @@ async def page(
 
 async def first_page_query(db: Database, project_id: int, f: JournalFilter) -> sa.Select[Any]:
     """The statement `page` runs for the first page (benchmarks read its query plan)."""
-    conditions = await where_clauses(db, project_id, f)
+    conditions = await _page_clauses(db, project_id, f, before=None, limit=PAGE_SIZE)
     return _listing(conditions).order_by(calls.c.id.desc()).limit(PAGE_SIZE + 1)
 
 
@@ -254,7 +305,7 @@ async def rows_for_export(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The whole filtered journal, newest first, `batch` rows at a time (one query each)."""
     staff = await employee_names(db, project_id)
-    conditions = await where_clauses(db, project_id, f)
+    conditions = [*await where_clauses(db, project_id, f), *await _period_ids(db, project_id, f)]
     before: int | None = None
     while True:
         rows, before = await paging.newest_first(

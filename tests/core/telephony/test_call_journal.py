@@ -117,3 +117,68 @@ async def test_a_name_a_spreadsheet_would_run_is_exported_as_text(db):
     rows = call_journal.rows_for_export(db, ids["project"], EVERYTHING)
     text = b"".join([chunk async for chunk in call_journal.csv_chunks(rows)]).decode("utf-8-sig")
     assert "\"'=HYPERLINK" in text and ";79161112233;" in text
+
+
+async def test_a_period_pages_exactly_even_when_calls_were_not_heard_of_in_id_order(db):
+    """A period's page walks the ids its calls span (call_journal._period_ids): a call heard of
+    out of order (a clock set back) is still in its period, and in id order on its page."""
+    ids = await builders.call_center(db)
+    project = ids["project"]
+    days = [3, 20, 4, 5, 21, 6]  # of March; ids grow along the list
+    for n, day in enumerate(days):
+        await play(db, project, f"c{n}", f"7926555010{n}")
+        await db.execute(
+            calls.update()
+            .where(calls.c.callid == f"c{n}")
+            .values(created_at=datetime(2026, 3, day, 12, tzinfo=UTC))
+        )
+    early = JournalFilter(
+        start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 3, 10, tzinfo=UTC)
+    )
+    first, cursor = await callids(db, project, early, limit=2)
+    assert first == ["c5", "c3"]
+    assert await callids(db, project, early, before=cursor, limit=2) == (["c2", "c0"], None)
+    late = JournalFilter(
+        start=datetime(2026, 3, 15, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC)
+    )
+    assert (await callids(db, project, late))[0] == ["c4", "c1"]
+    empty = JournalFilter(
+        start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 2, 1, tzinfo=UTC)
+    )
+    assert await callids(db, project, empty) == ([], None)
+
+
+async def test_a_search_by_name_pages_through_the_clients_calls(db):
+    ids = await builders.call_center(db)
+    project = ids["project"]
+    for n in range(5):  # Мария Иванова's number (builders.call_center), and a stranger's
+        await play(db, project, f"m{n}", "79265550101")
+        await play(db, project, f"s{n}", "79990000000")
+    maria = JournalFilter(search="иванова")
+    first, cursor = await callids(db, project, maria, limit=3)
+    assert first == ["m4", "m3", "m2"]
+    assert await callids(db, project, maria, before=cursor, limit=3) == (["m1", "m0"], None)
+    missed_maria = JournalFilter(search="мария", status="Missed")
+    assert await callids(db, project, missed_maria) == ([], None)
+
+
+async def test_each_filters_first_page_is_an_index_range(db):
+    """What bench/calls_million.py checks at a million calls, here at a few."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN is the one read here")
+    ids = await builders.call_center(db)
+    project = ids["project"]
+    await play(db, project, "c1", "79265550101", user="ivanov")
+    month = JournalFilter(start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime.now(UTC))
+    for f in [
+        EVERYTHING,
+        month,
+        JournalFilter(pbx_user="ivanov"),
+        JournalFilter(status="Missed"),
+        JournalFilter(search="8 926 555-01-01"),
+        JournalFilter(search="мария"),
+        JournalFilter(client_id=1),
+    ]:
+        plan = await db.query_plan(await call_journal.first_page_query(db, project, f))
+        assert "USING INDEX" in plan or "USING INTEGER PRIMARY KEY" in plan, (f, plan)
+        assert "SCAN calls" not in plan, (f, plan)
