@@ -142,6 +142,22 @@ async def get_message(db: Database, project_id: int, message_id: int) -> Message
     return cast(Message | None, row)
 
 
+_MESSAGES_OF_CALL = prepared(
+    _with_author()
+    .where(
+        messages.c.client_id == sa.bindparam("p_client"),  # within the client's index
+        messages.c.call_id == sa.bindparam("p_call"),
+    )
+    .order_by(messages.c.id)
+)
+
+
+async def messages_of_call(db: Database, client_id: int, call_id: int) -> list[Message]:
+    """The messages a call wrote in the client's dialog, oldest first."""
+    rows = await db.fetch_all(_MESSAGES_OF_CALL, {"p_client": client_id, "p_call": call_id})
+    return cast(list[Message], rows)
+
+
 async def add_note(
     db: Database, project_id: int, client_id: int, author_id: int, text: str
 ) -> Message:

@@ -31,7 +31,8 @@ CALL_UPDATED = "call.updated"
 CALL_INCOMING = "call.incoming"
 CALL_ENDED = "call.ended"
 
-# Events that describe a state (the card re-reads it): only the latest of a batch matters.
+# Events that describe a state (the card re-reads it): only the latest of a batch matters
+# (of each call, for `call.updated`).
 STATE_EVENTS = (VARIABLES_CHANGED, CALL_UPDATED)
 KEPT_FOR = timedelta(days=2)  # a page away longer than this reloads instead of replaying
 MAX_TOPICS = 3
@@ -154,16 +155,26 @@ async def purge(db: Database, now: datetime | None = None) -> None:
     await db.execute(live_events.delete().where(live_events.c.created_at < horizon))
 
 
+def _state(event: Event) -> tuple[str, str, object] | None:
+    """What state an event shows, if it shows one: a later event of the same state supersedes
+    it. A call's own message shows its call (the dialog's call item), as its update does."""
+    if event.name == CALL_UPDATED or (
+        event.name == MESSAGE_CREATED and event.data.get("call_id") is not None
+    ):
+        return (event.topic, CALL_UPDATED, event.data.get("call_id"))
+    if event.name in STATE_EVENTS:
+        return (event.topic, event.name, None)
+    return None
+
+
 def coalesce(batch: Sequence[Event]) -> list[Event]:
-    """The batch without state events that a later one of the same kind supersedes."""
-    last: dict[tuple[str, str], int] = {}
-    for index, event in enumerate(batch):
-        if event.name in STATE_EVENTS:
-            last[(event.topic, event.name)] = index
+    """The batch without state events that a later one of the same state supersedes."""
+    states = [_state(event) for event in batch]
+    last = {state: index for index, state in enumerate(states) if state is not None}
     return [
         event
-        for index, event in enumerate(batch)
-        if event.name not in STATE_EVENTS or last[(event.topic, event.name)] == index
+        for index, (event, state) in enumerate(zip(batch, states, strict=True))
+        if state is None or last[state] == index
     ]
 
 

@@ -83,14 +83,31 @@
     var match = /^\s*<[a-z0-9]+[^>]*?\sid="([^"]+)"/i.exec(html || "");
     return match ? match[1] : null;
   }
+  // «Показать все» of the card's variables stays open when the block is drawn anew.
+  var moreOpen = false;
+  function rememberMore() {
+    var more = document.getElementById("variables-more");
+    moreOpen = !!(more && more.open);
+  }
+  function restoreMore() {
+    var more = document.getElementById("variables-more");
+    if (more && moreOpen) more.open = true;
+  }
+  document.addEventListener("htmx:beforeSwap", rememberMore);
+  document.addEventListener("htmx:afterSwap", restoreMore);
   var heldVariables = null; // an update that arrived while the manager was typing in that block
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
     var target = event.target;
     var data = event.detail.data;
     if (target.getAttribute("hx-swap") === "beforeend") {
       var id = firstId(data);
-      if (!data || (id && document.getElementById(id))) { // shown already (or nothing to show)
+      var shown = id && document.getElementById(id);
+      if (!data || shown) { // shown already (or nothing to show)
         event.preventDefault();
+        // A call's item in the dialog changes with its call: anew, in its place.
+        if (shown && shown.classList.contains("call-item")) {
+          htmx.swap(shown, data, { swapStyle: "outerHTML" });
+        }
         remember(event.detail.lastEventId);
         return;
       }
@@ -113,6 +130,7 @@
       remember(event.detail.lastEventId);
       return;
     }
+    if (target.id === "variables-live") rememberMore();
     target._wasNearBottom = nearBottom();
   });
   document.addEventListener("focusout", function (event) {
@@ -122,11 +140,14 @@
       if (!heldVariables || block.contains(document.activeElement)) return;
       var data = heldVariables;
       heldVariables = null;
+      rememberMore();
       htmx.swap(block, data, { swapStyle: "innerHTML" });
+      restoreMore();
     }, 0);
   });
   document.addEventListener("htmx:sseMessage", function (event) {
     remember(event.detail.lastEventId);
+    if (event.target.id === "variables-live") restoreMore();
     if (event.target.id === "messages") {
       dedupeMessages();
       if (event.target._wasNearBottom) scrollDialog();

@@ -6,7 +6,8 @@ after a dropped connection or a restart the browser reconnects with `Last-Event-
 page's `?after=` cursor) and gets what it missed, in order. See `core.events` and `core.live`.
 
 SSE event names are what the page's `sse-swap` attributes listen for: `message` (appended to
-the dialog), `calls` and `variables` (the card's blocks anew), `journal-call` (a row of
+the dialog), `call` (a call's item in the dialog, appended or anew in its place), `variables`
+(the card's block anew), `journal-call` (a row of
 «Звонки», `?journal=1` with the page's filters), `missed` (the nav's count of
 «Пропущенные»; the queue page re-reads itself on it), `popup` and `popup-close` (the
 incoming-call popup), `reload` (too much was missed: reload the page).
@@ -31,7 +32,7 @@ from starlette.responses import Response
 from core import clients, dialogs, events, sessions, variables
 from core.errors import NotFound
 from core.live import Subscription
-from core.telephony import call_journal, calls, missed_calls, missed_queue
+from core.telephony import call_journal, calls, dialog_calls, missed_calls, missed_queue
 from web.auth import login_required
 from web.forms import query_int
 from web.ids import parse_id
@@ -155,6 +156,8 @@ def _project(request: Request) -> int:
 
 
 async def _message(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    if data.get("call_id") is not None:  # shown inside its call's item
+        return await _call(request, data)
     message = await dialogs.get_message(request.state.db, _project(request), data["message_id"])
     if message is None:
         return "message", ""  # deleted since: nothing to add
@@ -170,13 +173,15 @@ async def _variables(request: Request, data: Mapping[str, Any]) -> tuple[str, st
     return "variables", fragment(request, "clients/_variables.html", context)
 
 
-async def _calls(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
-    db = request.state.db
-    context = {
-        "calls": await calls.calls_of_client(db, data["client_id"]),
-        "staff_names": await calls.employee_names(db, _project(request)),
-    }
-    return "calls", fragment(request, "clients/_calls.html", context)
+async def _call(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
+    """The call's item in the dialog, as the page renders it: the page appends it, or replaces
+    the one it shows (static/app.js)."""
+    db, call_id = request.state.db, data.get("call_id")
+    item = await dialog_calls.call_item(db, _project(request), call_id) if call_id else None
+    if item is None or item.call["client_id"] != data["client_id"]:
+        return "call", ""  # an event from before calls were named, or not this card's call
+    context = {"item": item, "staff_names": await calls.employee_names(db, _project(request))}
+    return "call", fragment(request, "clients/_call_item.html", context)
 
 
 async def _journal_call(request: Request, data: Mapping[str, Any]) -> tuple[str, str]:
@@ -211,7 +216,7 @@ Renderer = Callable[[Request, Mapping[str, Any]], Awaitable[tuple[str, str]]]
 RENDERERS: dict[str, Renderer] = {
     events.MESSAGE_CREATED: _message,
     events.VARIABLES_CHANGED: _variables,
-    events.CALL_UPDATED: _calls,
+    events.CALL_UPDATED: _call,
     events.CALL_INCOMING: _popup,
     events.CALL_ENDED: _popup_close,
     call_journal.CALL_LOGGED: _journal_call,

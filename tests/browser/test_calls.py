@@ -52,8 +52,9 @@ def test_a_call_lands_in_the_card_and_the_journal(new_page, live, tmp_path):
     page.get_by_label("Поиск клиентов").fill("8 926 555 01 01")
     page.locator("#results tbody a").first.click()
     expect(page.locator("#messages")).to_contain_text("megafon_call_event ACCEPTED")
-    expect(page.locator("#messages li.system")).to_have_count(3)
-    call = page.locator("#calls .call").first
+    expect(page.locator("#messages li.system")).to_have_count(3)  # inside the call's one item
+    call = page.locator("#messages > li.call-item")
+    expect(call).to_have_count(1)
     expect(call).to_contain_text("Входящий")
     expect(call).to_contain_text("Успешный")
     expect(call).to_contain_text("3:04")

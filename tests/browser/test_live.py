@@ -3,6 +3,7 @@ employee the PBX rings sees a popup on any page, and a server restart loses noth
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,19 +48,19 @@ def test_an_open_card_shows_the_pbx_s_events_without_a_reload(new_page, live, tm
     page.get_by_role("link", name="Мария Иванова").click()
     expect(page.locator("#dialog")).to_contain_text("Сообщений пока нет")
     page.evaluate("window.stillTheSamePage = true")
-    page.wait_for_function("document.querySelector('#calls') && window.htmx")
+    page.wait_for_function("document.querySelector('#messages') && window.htmx")
 
     webhook(live.url, ids["key"], cmd="event", type="ACCEPTED", callid="c1", user="ivanov")
     messages = page.locator("#messages")
     expect(messages).to_contain_text("megafon_call_event ACCEPTED", timeout=2000)
-    expect(page.locator("#calls")).to_contain_text("Разговор")
+    expect(page.locator("#messages .call-item")).to_contain_text("Разговор")
     expect(page.locator("#variables")).to_contain_text("megafon_call_id")
     expect(page.locator("#dialog-empty")).to_have_count(0)
 
     webhook(live.url, ids["key"], cmd="event", type="COMPLETED", callid="c1", user="ivanov")
     webhook(live.url, ids["key"], cmd="history", type="in", status="Success", callid="c1")
     expect(messages).to_contain_text("megafon_call_status Success", timeout=2000)
-    expect(page.locator("#calls")).to_contain_text("Успешный")
+    expect(page.locator("#messages .call-item")).to_contain_text("Успешный")
 
     # A note from this very tab comes back over the stream too: it is shown once.
     page.get_by_label("Заметка").fill("Перезвонить в пятницу")
@@ -67,7 +68,9 @@ def test_an_open_card_shows_the_pbx_s_events_without_a_reload(new_page, live, tm
     expect(messages.get_by_text("Перезвонить в пятницу")).to_have_count(1)
     page.wait_for_timeout(500)
     expect(messages.get_by_text("Перезвонить в пятницу")).to_have_count(1)
-    expect(messages.locator("li")).to_have_count(4)
+    # The call's item with its three notifications inside, and the note.
+    expect(messages.locator("li")).to_have_count(5)
+    expect(messages.locator("> li")).to_have_count(2)
 
     assert page.evaluate("window.stillTheSamePage") is True  # no reload
     assert len(opened) == 1  # one stream for the tab
@@ -139,7 +142,14 @@ def test_an_open_card_catches_up_after_a_server_restart(chromium, tmp_path: Path
             webhook(second.url, ids["key"], cmd="history", type="in", status="Missed", callid="c1")
             messages = page.locator("#messages")
             expect(messages).to_contain_text("megafon_call_status Missed", timeout=15_000)
-            expect(messages.locator("li")).to_have_count(3)  # nothing twice, nothing lost
+            expect(messages.locator("> li.call-item")).to_have_count(1)  # nothing twice
+            expect(messages.locator(".call-line", has_text="megafon_call_")).to_have_text(
+                [
+                    re.compile("megafon_call_event ACCEPTED"),
+                    re.compile("megafon_call_event COMPLETED"),
+                    re.compile("megafon_call_status Missed"),
+                ]
+            )  # nothing lost
             expect(page.locator("#live-offline")).to_be_hidden()
             assert page.evaluate("window.stillTheSamePage") is True
             context.close()

@@ -70,3 +70,18 @@ async def test_a_call_webhook_tells_the_client_s_open_cards(db):
         e.name for e in await events.since(db, [events.client_topic(project, client["id"])], 0)
     ]
     assert names == [events.CALL_UPDATED, events.VARIABLES_CHANGED, events.MESSAGE_CREATED]
+
+
+def test_a_batch_shows_each_call_once_in_its_latest_state():
+    def event(n, name, **data):
+        return events.Event(n, "7:client:1", name, data, events.clock.now())
+
+    batch = [
+        event(1, events.CALL_UPDATED, call_id=5),
+        event(2, events.MESSAGE_CREATED, message_id=10, call_id=5),  # shown inside call 5
+        event(3, events.CALL_UPDATED, call_id=6),
+        event(4, events.MESSAGE_CREATED, message_id=11),  # a note
+        event(5, events.CALL_UPDATED, call_id=5),
+        event(6, events.MESSAGE_CREATED, message_id=12),
+    ]
+    assert [e.id for e in events.coalesce(batch)] == [3, 4, 5, 6]

@@ -58,7 +58,8 @@ def fragment(html: str) -> BeautifulSoup:
 
 
 def texts(stream_events: list[Any]) -> list[str]:
-    """The dialog messages among a live stream's events, as the dialog shows their text."""
+    """The dialog messages among a live stream's events, as the dialog shows their text (a
+    call's item, with the `megafon_call_*` lines it holds, is `call_lines`)."""
     found = []
     for event in stream_events:
         if event.event == "message":
@@ -66,3 +67,9 @@ def texts(stream_events: list[Any]) -> list[str]:
             assert item is not None, event.data
             found.append(item.get_text(strip=True))
     return found
+
+
+def call_lines(html: str | Any) -> list[str]:
+    """The `megafon_call_*` messages a call's item in the dialog shows, oldest first."""
+    soup = fragment(html) if isinstance(html, str) else html
+    return [line.get_text(strip=True) for line in soup.select(".call-line .system-text")]

@@ -13,7 +13,7 @@ import pytest
 from tests.support import builders
 from tests.support.databases import PG_URL, reset_schema, run_core
 from tests.support.megafon import post_webhook as webhook
-from tests.support.pages import texts
+from tests.support.pages import call_lines
 from tests.support.servers import AppProcess, LiveBrowser, Stream, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -61,7 +61,7 @@ def test_a_restart_ends_streams_cleanly_and_the_page_gets_what_it_missed(tmp_pat
         anna = tabs.browser(first, "anna@romashka.ru")
         card = tabs.stream(anna, f"/events?client={ids['maria']}")
         webhook(first.url, ids["key"], cmd="event", type="ACCEPTED", callid="c1")
-        card.wait_for("message")
+        card.wait_for("call")  # the call's item in the dialog, with its message
         log = first.stop()
         while card.next(timeout=10) is not None:
             pass
@@ -74,7 +74,12 @@ def test_a_restart_ends_streams_cleanly_and_the_page_gets_what_it_missed(tmp_pat
         last = card.received[-1].id
         resumed = tabs.stream(anna, f"/events?client={ids['maria']}", last_event_id=last)
         missed = resumed.quiet(1.0)
-        assert texts(missed) == ["megafon_call_event COMPLETED", "megafon_call_status Success"]
+        [call] = [e for e in missed if e.event == "call"]  # the call's item, as it is now
+        assert call_lines(call.data) == [
+            "megafon_call_event ACCEPTED",
+            "megafon_call_event COMPLETED",
+            "megafon_call_status Success",
+        ]
         assert all(int(e.id) > int(last) for e in missed)
         resumed.close()
         assert clean(second.stop())
@@ -110,7 +115,7 @@ def shared(one: AppProcess, two: AppProcess, ids: dict[str, Any], tabs: Tabs) ->
     card = tabs.stream(tabs.browser(two, "anna@romashka.ru"), f"/events?client={ids['maria']}")
     ivan = tabs.stream(tabs.browser(one, "ivan@romashka.ru"), "/events")
     webhook(one.url, ids["key"], cmd="event", type="ACCEPTED", callid="c1", user="ivanov")
-    assert "megafon_call_event ACCEPTED" in card.wait_for("message").data
+    assert "megafon_call_event ACCEPTED" in card.wait_for("call").data
     webhook(two.url, ids["key"], cmd="event", type="INCOMING", callid="c2", user="ivanov")
     assert "Мария Иванова" in ivan.wait_for("popup").data
     webhook(two.url, ids["key"], cmd="event", type="CANCELLED", callid="c2", user="ivanov")

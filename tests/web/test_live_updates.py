@@ -19,7 +19,7 @@ from core.db import Database
 from tests.support import builders
 from tests.support.databases import run_core
 from tests.support.megafon import MARIA
-from tests.support.pages import fragment, page, texts
+from tests.support.pages import call_lines, fragment, page, texts
 from tests.support.servers import LiveBrowser, LiveServer, Stream
 from web import sse
 from web.app import create_app
@@ -102,17 +102,20 @@ def test_an_open_card_shows_the_pbx_events_as_they_arrive(crm):
     anna = crm.browser("anna@romashka.ru")
     card = crm.page_stream(anna, f"/clients/{crm.ids['maria']}")
     crm.call("ACCEPTED", user="ivanov")
-    message = card.wait_for("message")
-    assert 'id="message-' in message.data
-    assert "megafon_call_event ACCEPTED" in message.data
+    call = card.wait_for("call")  # the call's item in the dialog, its message inside
+    item = fragment(call.data).select_one("li.call-item")
+    assert item is not None and item["id"].startswith("call-item-")
+    assert call_lines(call.data) == ["megafon_call_event ACCEPTED"]
+    assert 'id="message-' in call.data
     later = card.quiet(0.5)
-    calls = [e for e in card.received if e.event == "calls"]
+    calls = [e for e in card.received if e.event == "call"]
     variables = [e for e in card.received if e.event == "variables"]
     assert len(calls) == len(variables) == 1  # one webhook: each block once
-    assert 'id="calls"' in calls[0].data and "Разговор" in calls[0].data
+    assert "Разговор" in calls[0].data and "Иван Петров" in calls[0].data
     assert "megafon_call_user" in variables[0].data and "ivanov" in variables[0].data
     assert 'id="variables"' in variables[0].data  # the very fragment the card is made of
-    assert not [e for e in later if e.event == "message"]
+    assert not [e for e in card.received if e.event == "message"]  # shown in the call's item
+    assert not [e for e in later if e.event == "call"]
 
     # A note written in another tab appears too, as the dialog shows notes.
     anna.htmx("POST", f"/clients/{crm.ids['maria']}/notes", {"text": "Перезвонить завтра"})
@@ -131,7 +134,7 @@ def test_a_reconnect_gets_exactly_what_it_missed_in_order(crm):
     url = f"/events?client={crm.ids['maria']}"
     first = crm.stream(anna, url)
     callid = crm.call("ACCEPTED")
-    seen = first.wait_for("message")
+    seen = first.wait_for("call")
     first.quiet(0.3)
     first.close()  # the connection drops
 
@@ -147,12 +150,14 @@ def test_a_reconnect_gets_exactly_what_it_missed_in_order(crm):
         missed = resumed.quiet(1.0)
         ids = [int(e.id) for e in missed]
         assert ids == sorted(set(ids)) and min(ids) > int(seen.id)
-        assert texts(missed) == [
+        assert texts(missed) == ["Клиент доволен"]
+        [call] = [e for e in missed if e.event == "call"]  # the latest state, once
+        assert call_lines(call.data) == [
+            "megafon_call_event ACCEPTED",
             "megafon_call_event COMPLETED",
             "megafon_call_status Success",
-            "Клиент доволен",
         ]
-        assert [e.event for e in missed].count("calls") == 1  # the latest state, once
+        assert "Успешный" in call.data
         assert [e.event for e in missed].count("variables") == 1
         resumed.close()
 

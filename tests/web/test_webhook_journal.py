@@ -73,7 +73,7 @@ def test_calls_are_listed_in_the_card_with_status_employee_and_recording(browser
         browser.post("/megafon_webhook", data={**sample, "crm_token": key})
     found = page(browser.get("/clients?q=79265550101"))
     card = page(browser.get(found.select_one("#results tbody a")["href"]))
-    call = card.select_one("#calls .call")
+    [call] = card.select("#messages .call-item")  # one item in the dialog for the call
     text = " ".join(call.get_text(" ").split())
     assert "Входящий" in text and "Успешный" in text and "3:04" in text
     assert "Иван Петров" in text and "★ 5" in text and "15.03.2024 12:15" in text

@@ -8,10 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import clients, dialogs, employees, events, variables
+from core import clients, clock, dialogs, employees, events, variables
 from core.errors import Conflict, NotFound, ValidationError, describe
 from core.i18n import gettext as _
-from core.telephony import calls, dialing
+from core.telephony import calls, dialing, dialog_calls
 from core.telephony.pbx_client import PbxError, PbxNotConnected
 from web.auth import login_required
 from web.forms import optional_int, query_int, text
@@ -96,8 +96,22 @@ async def _card_context(request: Request, client_id: int) -> dict[str, Any]:
         "live_cursor": live_cursor,
         "client": client,
         "variables": await variables.list_variables(db, client_id),
-        "dialog": await dialogs.dialog(db, project_id, client_id),
-        "calls": await calls.calls_of_client(db, client_id),
+        **await _dialog_context(request, client_id),
+    }
+
+
+async def _dialog_context(
+    request: Request, client_id: int, before: int | None = None
+) -> dict[str, Any]:
+    """A page of the dialog with the calls its messages tell about (a query for all of them)."""
+    db, project_id = request.state.db, request.state.user["project_id"]
+    page = await dialogs.dialog(db, project_id, client_id, before=before)
+    items = await dialog_calls.call_items(db, project_id, page.messages)
+    newest = before is None
+    return {
+        "dialog": page,
+        "call_items": items,
+        "ringing": await dialog_calls.ringing(db, client_id, items, clock.now()) if newest else [],
         "staff_names": await calls.employee_names(db, project_id),
     }
 
@@ -213,13 +227,8 @@ async def add_note(request: Request) -> Response:
 async def earlier_messages(request: Request) -> Response:
     """Older messages of the dialog, loaded above the ones shown."""
     client_id = request.path_params["client_id"]
-    page = await dialogs.dialog(
-        request.state.db,
-        request.state.user["project_id"],
-        client_id,
-        before=query_int(request, "before"),
-    )
-    return render(request, "clients/_earlier.html", {"client": {"id": client_id}, "dialog": page})
+    context = await _dialog_context(request, client_id, before=query_int(request, "before"))
+    return render(request, "clients/_earlier.html", {"client": {"id": client_id}, **context})
 
 
 @login_required
