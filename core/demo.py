@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import secrets
 
-from core import clients, dialogs, employees, projects, reactions, variables
+from core import clients, demo_calls, dialogs, employees, projects, reactions, variables
 from core.db import Database
 from core.passwords import Passwords
 from core.tables import users
@@ -123,6 +123,7 @@ async def fill(
             await dialogs.add_note(
                 db, project_id, client_id, staff[1], "Клиент ждёт звонка после 15:00"
             )
+    await demo_calls.fill(db, project_id, ["701", "701", "admin@vats123456.megapbx.ru"], rng)
     return ADMIN_EMAIL, password
 
 
