@@ -19,6 +19,7 @@ PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 860}
 PAGES = [
     "/clients",
     "/calls",
+    "/analytics",
     "/clients/new",
     "/employees",
     "/employees/new",

@@ -172,11 +172,15 @@ def number(cell: Any) -> int:
 
 
 def span(seconds: float | None) -> str:
-    """How the page writes a time: m:ss, or hours and minutes."""
+    """How the page writes a span of time: seconds, minutes and seconds, or hours and minutes."""
     if seconds is None:
         return "—"
-    s = round(seconds)
-    return f"{s // 3600} ч {s % 3600 // 60:02d} мин" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    s = int(seconds + 0.5)  # as Jinja's round, half up
+    if s >= 3600:
+        return f"{s // 3600} ч {s % 3600 // 60:02d} мин"
+    if s >= 60:
+        return f"{s // 60} мин" if s % 60 == 0 else f"{s // 60} мин {s % 60:02d} с"
+    return f"{s} с"
 
 
 def exported(browser: LiveBrowser, **query: Any) -> list[dict[str, str]]:
