@@ -106,7 +106,9 @@
         event.preventDefault();
         // A call's item in the dialog changes with its call: anew, in its place.
         if (shown && shown.classList.contains("call-item")) {
+          var atBottom = nearBottom();
           htmx.swap(shown, data, { swapStyle: "outerHTML" });
+          if (atBottom) scrollDialog(); // it may have grown: a player, a line
         }
         remember(event.detail.lastEventId);
         return;
