@@ -209,9 +209,15 @@ async def _period_ids(
         period.append(calls.c.created_at >= f.start)
     if f.end is not None:
         period.append(calls.c.created_at < f.end)
-    ids = sa.select(sa.func.min(calls.c.id).label("low"), sa.func.max(calls.c.id).label("high"))
+    # With the count, PostgreSQL reads the range; for a lone MIN and MAX it would walk the
+    # primary key from either end instead, through every call outside the period (1.6 s).
+    ids = sa.select(
+        sa.func.count().label("calls"),
+        sa.func.min(calls.c.id).label("low"),
+        sa.func.max(calls.c.id).label("high"),
+    )
     row = await db.fetch_one(ids.where(*period))
-    if row is None or row["low"] is None:
+    if row is None or not row["calls"]:
         return [sa.false()]
     return [calls.c.id >= row["low"], calls.c.id <= row["high"]]
 
