@@ -441,7 +441,10 @@ async def xlsx_chunks(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIter
     straight into the response (no second temporary file), so the event loop keeps serving
     everyone else."""
     pipe = _Pipe()
-    book = xlsxwriter.Workbook(pipe, {"constant_memory": True, "strings_to_formulas": False})
+    # Record links as text: a sheet holds at most 65,530 links, and past them XlsxWriter
+    # would warn once a row (a million warnings in a large export).
+    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    book = xlsxwriter.Workbook(pipe, options)
     sheet = book.add_worksheet(_("Звонки"))
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, headers(), bold)
