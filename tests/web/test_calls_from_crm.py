@@ -180,7 +180,7 @@ def test_a_call_has_the_colour_of_how_it_ended_in_the_status_and_in_the_card(pai
         card = page(manager.get(f"/clients/{client_id}"))
         return {
             badge.get_text(strip=True): [c for c in badge["class"] if c.startswith("tone-")]
-            for badge in card.select(".call .badge")
+            for badge in card.select(".call-item .call-head .badge")
         }
 
     ended_alike = {
