@@ -102,7 +102,7 @@ async def changed(db: Database, project_id: int, client_id: int, call_id: int) -
     await events.emit_for_client(db, project_id, client_id, events.CALL_UPDATED, call_id=call_id)
 
 
-# Prepared: an open card re-reads these with every call event of its client (web/sse.py).
+# Prepared: an open card reads the staff's names with every call event of its client (web/sse.py).
 _CALLS_OF_CLIENT = prepared(
     calls.select()
     .where(calls.c.client_id == sa.bindparam("p_client"))

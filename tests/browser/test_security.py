@@ -57,7 +57,7 @@ def test_the_main_pages_work_under_the_policy_without_a_violation(new_page, live
     # The card: a note added through htmx, and a PBX event arriving over the live stream.
     page.get_by_role("link", name="Мария Иванова").click()
     expect(page.locator("#dialog")).to_contain_text("Сообщений пока нет")
-    page.wait_for_function("document.querySelector('#calls') && window.htmx")
+    page.wait_for_function("document.querySelector('#messages') && window.htmx")
     page.get_by_label("Заметка").fill("Перезвонить в пятницу")
     page.get_by_role("button", name="Добавить заметку").click()
     expect(page.locator("#messages").get_by_text("Перезвонить в пятницу")).to_have_count(1)
