@@ -190,3 +190,11 @@
     if (box) box.remove();
   });
 })();
+// «Пропущенные»: the queue re-reads itself (templates/missed/queue.html), but not while someone
+// is choosing a reason to close an item: that would throw away what they typed.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var queue = event.target;
+  if (queue.id !== "missed-live" || event.detail.requestConfig.verb !== "get") return;
+  if (queue.querySelector("details[open]") || queue.contains(document.activeElement) &&
+      document.activeElement.matches("input, select, textarea")) event.preventDefault();
+});

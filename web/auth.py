@@ -15,6 +15,8 @@ from starlette.responses import Response
 from core import employees, sessions
 from core.errors import PermissionDenied
 from core.i18n import gettext as _
+from core.telephony import missed_queue
+from web.htmx import wants_fragment
 from web.urls import path_for
 
 View = Callable[[Request], Awaitable[Response]]
@@ -71,6 +73,10 @@ async def _load_user(request: Request) -> Mapping[str, Any]:
         raise NotAuthenticated(path_for(request, "login", query={"next": next_url}))
     request.state.user = user
     request.state.session = session
+    if request.method == "GET" and not wants_fragment(request):  # a page: its nav's count
+        request.state.missed_open = await missed_queue.open_count(
+            request.state.db, user["project_id"]
+        )
     return user
 
 

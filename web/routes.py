@@ -23,6 +23,7 @@ from web.views import (
     calls,
     clients,
     employees,
+    missed,
     profile,
     session,
     settings,
@@ -126,6 +127,12 @@ browser_routes = [
     Route("/calls", calls.journal, name="calls"),
     Route("/calls/export.csv", calls.export_csv, name="calls_export_csv"),
     Route("/calls/export.xlsx", calls.export_xlsx, name="calls_export_xlsx"),
+    # Clients waiting for a callback («Пропущенные»)
+    Route("/missed", missed.queue, name="missed"),
+    Route("/missed/closed", missed.closed, name="missed_closed"),
+    Route("/missed/thresholds", missed.thresholds, methods=POST, name="missed_thresholds"),
+    Route("/missed/{item_id:id}/close", missed.close, methods=POST, name="missed_close"),
+    Route("/missed/{item_id:id}/reopen", missed.reopen, methods=POST, name="missed_reopen"),
     # The calls in charts and per employee («Аналитика»)
     Route("/analytics", analytics.analytics, name="analytics"),
     # Live updates of open pages (Server-Sent Events)

@@ -155,7 +155,11 @@ templates = Jinja2Templates(env=_environment())
 
 def _base(request: Request) -> dict[str, Any]:
     csrf = request.scope.get("csrftoken")
-    return {"user": getattr(request.state, "user", None), "csrf_token": csrf() if csrf else ""}
+    return {
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf() if csrf else "",
+        "missed_open": getattr(request.state, "missed_open", 0),  # the nav's count (web/auth.py)
+    }
 
 
 def render(

@@ -24,7 +24,7 @@ from core.employees import CallMethod, Employee
 from core.errors import Conflict, ValidationError
 from core.i18n import gettext as _
 from core.tables import call_requests
-from core.telephony import call_journal, call_rules, calls, connection
+from core.telephony import call_journal, call_rules, calls, connection, missed_calls
 from core.telephony.calls import Call
 from core.telephony.pbx_client import PbxError
 from core.telephony.protocol import Direction
@@ -194,6 +194,7 @@ async def make_call(
             shown_in = call["client_id"] or client_id
             if shown_in:
                 await calls.changed(db, project_id, shown_in, call["id"])
+                await missed_calls.callback_started(db, project_id, shown_in)
     return CallRequest(request_id, callid, RequestState.OK)
 
 

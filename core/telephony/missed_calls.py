@@ -71,6 +71,15 @@ def reason_label(reason: str) -> str:
     return f"{label}: {note}" if note else label
 
 
+def close_kind_label(kind: str) -> str:
+    labels: dict[str, str] = {
+        CloseKind.OUTBOUND: _("Перезвонили"),
+        CloseKind.INBOUND: _("Клиент дозвонился сам"),
+        CloseKind.MANUAL: _("Закрыт вручную"),
+    }
+    return labels.get(kind, kind)
+
+
 def reason_choices() -> list[tuple[str, str]]:
     return [(r.value, reason_label(r.value)) for r in Reason]
 
@@ -128,6 +137,13 @@ async def changed(db: Database, project_id: int, client_id: int) -> None:
     )
 
 
+async def callback_started(db: Database, project_id: int, client_id: int) -> None:
+    """Someone calls the client (a click-to-call, an outbound call's event): the queue shows
+    who, if the client waits in it."""
+    if await open_item(db, project_id, client_id) is not None:
+        await changed(db, project_id, client_id)
+
+
 async def follow(
     db: Database, project_id: int, hook: Webhook, call: Call, client_id: int, now: datetime
 ) -> None:
@@ -141,15 +157,14 @@ async def follow(
             await _attempt(db, project_id, hook, call, client_id, now)
         elif hook.status == CallStatus.SUCCESS:
             await _reached(db, project_id, hook, call, client_id, now)
-        elif await open_item(db, project_id, client_id) is not None:
-            await changed(db, project_id, client_id)  # a callback that failed: no one calls now
+        else:  # a callback that failed: no one calls the client now
+            await callback_started(db, project_id, client_id)
     elif (
         hook.cmd == Command.EVENT
         and (hook.direction or call["direction"]) == Direction.OUT
         and not call["status"]
-        and await open_item(db, project_id, client_id) is not None
     ):
-        await changed(db, project_id, client_id)  # someone is calling the client back
+        await callback_started(db, project_id, client_id)
 
 
 def _started(hook: Webhook, call: Call, now: datetime) -> datetime:

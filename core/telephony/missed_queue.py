@@ -204,7 +204,21 @@ def waiting_tone(opened_at: datetime, limits: Thresholds, now: datetime | None =
 
 def waiting_for(opened_at: datetime, now: datetime | None = None) -> str:
     """How long a client waits, in words: «5 мин», «2 ч 05 мин», «3 дн 4 ч»."""
-    minutes = max(0, int(((now or clock.now()) - opened_at).total_seconds() // 60))
+    return _span(max(0, int(((now or clock.now()) - opened_at).total_seconds() // 60)))
+
+
+def callback_time(seconds: int | None) -> str:
+    """The time to callback in words («8 мин 12 с», «1 ч 05 мин»); "—" when no one reached
+    the client."""
+    if seconds is None:
+        return "—"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return _("{minutes} мин {seconds:02d} с").format(minutes=minutes, seconds=rest)
+    return _span(minutes)
+
+
+def _span(minutes: int) -> str:
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:

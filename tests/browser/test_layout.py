@@ -19,6 +19,8 @@ PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 860}
 PAGES = [
     "/clients",
     "/calls",
+    "/missed",
+    "/missed/closed",
     "/analytics",
     "/clients/new",
     "/employees",

@@ -66,4 +66,4 @@ def test_managers_get_403_on_admin_pages(browser):
         assert "только администраторам" in text_of(response)
     assert browser.submit("/settings/api-key").status_code == 403
     nav = [a.get_text() for a in page(browser.get("/clients")).select("header nav a")]
-    assert nav == ["Клиенты", "Звонки"]
+    assert nav == ["Клиенты", "Звонки", "Пропущенные", "Аналитика"]
