@@ -190,6 +190,8 @@ async def _attempt(
             )
         )
         await _say(db, project_id, client_id, OPENED_TEXT)
+    elif call["id"] in (item["first_call_id"], item["last_call_id"]):
+        return  # counted already (a twin delivery read the call before this one committed)
     else:
         await db.execute(
             missed_calls.update()
