@@ -175,7 +175,7 @@ def span(seconds: float | None) -> str:
     """How the page writes a span of time: seconds, minutes and seconds, or hours and minutes."""
     if seconds is None:
         return "—"
-    s = int(seconds + 0.5)  # as Jinja's round, half up
+    s = round(seconds)  # Jinja's `round` is Python's: half to even
     if s >= 3600:
         return f"{s // 3600} ч {s % 3600 // 60:02d} мин"
     if s >= 60:
