@@ -235,7 +235,7 @@ async def _page_clauses(
     are then read by id, the project's condition included."""
     rest = await _filter_clauses(db, project_id, f)
     conditions = [calls.c.project_id == project_id, *rest, *await _period_ids(db, project_id, f)]
-    if f.search.strip() and not phones.normalize(f.search):
+    if (text := f.search.strip()) and not phones.normalize(text):
         newest = sa.select(calls.c.id).where(*conditions[1:]).order_by(calls.c.id.desc())
         if before is not None:
             newest = newest.where(calls.c.id < before)
