@@ -14,10 +14,10 @@ from core import audit, projects
 from core.telephony import missed_queue
 from tests.support import builders
 from tests.support import megafon as samples
+from tests.support.crm_and_pbx import Pair, eventually
+from tests.support.crm_and_pbx import pair as pair  # the fixture: the CRM and the PBX
 from tests.support.databases import run_core
 from tests.support.pages import page, text_of
-from tests.web.test_calls_from_crm import Pair, eventually
-from tests.web.test_calls_from_crm import pair as pair  # the fixture: the CRM and the PBX
 from web.templating import MOSCOW
 
 MARIA = "79265550101"  # the pair's client, +7 926 555-01-01
