@@ -34,6 +34,7 @@ from core.telephony.protocol import CallStatus, Direction
 PROJECT_TZ = timezone(timedelta(hours=3))  # the teams we serve read times in Moscow time
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000
+XLSX_CHUNK = 256 * 1024  # bytes of the zip handed to the response at a time
 MAX_NAME_MATCHES = 500  # clients a name search looks at (their calls, newest first)
 CALL_LOGGED = "call.logged"  # a call was added or changed: open journals show its row
 
@@ -399,11 +400,12 @@ class _Pipe:
     """A file XlsxWriter's zip is written into, in one thread, and read in chunks from
     another; at most `depth` chunks wait, so a slow reader slows the writer, not the memory."""
 
-    def __init__(self, chunk: int = 256 * 1024, depth: int = 4) -> None:
+    def __init__(self, chunk: int, depth: int = 4) -> None:
         self.chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
         self.buffer = bytearray()
         self.chunk = chunk
         self.gone = threading.Event()  # the reader stopped: the writer gives up
+        self.refused = False
 
     def write(self, data: bytes) -> int:
         self.buffer += data
@@ -428,7 +430,9 @@ class _Pipe:
             with contextlib.suppress(queue.Full):
                 self.chunks.put(item, timeout=0.1)
                 return
-        raise OSError("the download was abandoned")
+        if not self.refused:  # once, to stop the writer; zipfile's clean-up then writes nowhere
+            self.refused = True
+            raise OSError("the download was abandoned")
 
 
 async def xlsx_chunks(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
@@ -440,7 +444,7 @@ async def xlsx_chunks(batches: AsyncIterator[list[dict[str, Any]]]) -> AsyncIter
     sheet to a temporary file as rows arrive; then the zip is compressed in a worker thread
     straight into the response (no second temporary file), so the event loop keeps serving
     everyone else."""
-    pipe = _Pipe()
+    pipe = _Pipe(XLSX_CHUNK)
     # Record links as text: a sheet holds at most 65,530 links, and past them XlsxWriter
     # would warn once a row (a million warnings in a large export).
     options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}

@@ -1,5 +1,7 @@
 """«Звонки» in core: filters, periods in Moscow time, keyset pages and export batches."""
 
+import asyncio
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -182,3 +184,21 @@ async def test_each_filters_first_page_is_an_index_range(db):
         plan = await db.query_plan(await call_journal.first_page_query(db, project, f))
         assert "USING INDEX" in plan or "USING INTEGER PRIMARY KEY" in plan, (f, plan)
         assert "SCAN calls" not in plan, (f, plan)
+
+
+async def test_an_abandoned_xlsx_download_stops_its_writer(db, monkeypatch):
+    """The zip is compressed in a thread of its own: when the download stops halfway, the
+    thread gives up instead of waiting for a reader forever."""
+    monkeypatch.setattr(call_journal, "XLSX_CHUNK", 512)
+    ids = await builders.call_center(db)
+    for n in range(30):
+        await play(db, ids["project"], f"c{n}", f"792655501{n:02d}")
+    rows = call_journal.rows_for_export(db, ids["project"], EVERYTHING)
+    download = call_journal.xlsx_chunks(rows)
+    assert (await anext(download)).startswith(b"PK")
+    await download.aclose()
+    for _ in range(100):
+        if not any(t.name == "xlsx-export" for t in threading.enumerate()):
+            break
+        await asyncio.sleep(0.05)
+    assert not any(t.name == "xlsx-export" for t in threading.enumerate())
