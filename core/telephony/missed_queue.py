@@ -69,16 +69,22 @@ async def calling_back(db: Database, project_id: int, client_ids: Sequence[int])
     if not client_ids:
         return {}
     now = clock.now()
-    going = await db.fetch_all(
-        sa.select(calls.c.client_id, calls.c.pbx_user).where(
-            calls.c.client_id.in_(list(client_ids)),
-            calls.c.project_id == project_id,
-            calls.c.direction == Direction.OUT.value,
-            calls.c.status == "",
-            calls.c.last_event.not_in([EventType.COMPLETED.value, EventType.CANCELLED.value]),
-            calls.c.created_at > now - CALL_FRESH,
+    wanted = set(client_ids)
+    # The project's last hour of calls is a short range of (project_id, created_at, id); asking
+    # by client instead walks every call of 500 clients (65 ms at a million calls, not 1 ms).
+    going = [
+        r
+        for r in await db.fetch_all(
+            sa.select(calls.c.client_id, calls.c.pbx_user).where(
+                calls.c.project_id == project_id,
+                calls.c.created_at > now - CALL_FRESH,
+                calls.c.direction == Direction.OUT.value,
+                calls.c.status == "",
+                calls.c.last_event.not_in([EventType.COMPLETED.value, EventType.CANCELLED.value]),
+            )
         )
-    )
+        if r["client_id"] in wanted
+    ]
     asked = await db.fetch_all(
         sa.select(call_requests.c.client_id, users.c.name, call_requests.c.pbx_user)
         .select_from(call_requests.outerjoin(users, users.c.id == call_requests.c.user_id))
