@@ -76,6 +76,7 @@ async def fill(
         "missed_call_back = megafon_call('#{client_phone}', 'ivanov')",
     )
     rng = random.Random(7)
+    chatting: list[int] = []  # clients who also wrote by messenger
     for i in range(clients_count):
         woman = rng.random() < 0.5
         first = rng.choice(WOMEN if woman else MEN)
@@ -106,24 +107,27 @@ async def fill(
             {"city": rng.choice(CITIES), "source": rng.choice(["сайт", "Авито", "рекомендация"])},
         )
         if i % 4 == 0:
-            await dialogs.add_message(
-                db,
-                project_id,
-                client_id,
-                dialogs.MessageKind.INCOMING,
-                "Здравствуйте! Хочу узнать про доставку.",
-            )
-            await dialogs.add_message(
-                db,
-                project_id,
-                client_id,
-                dialogs.MessageKind.OUTGOING,
-                "Добрый день! Доставляем за 1–2 дня, перезвоню вам.",
-            )
-            await dialogs.add_note(
-                db, project_id, client_id, staff[1], "Клиент ждёт звонка после 15:00"
-            )
+            chatting.append(client_id)
+    # The month of calls first, so each dialog reads in time order: its calls, then the chat.
     await demo_calls.fill(db, project_id, ["701", "701", "admin@vats123456.megapbx.ru"], rng)
+    for client_id in chatting:
+        await dialogs.add_message(
+            db,
+            project_id,
+            client_id,
+            dialogs.MessageKind.INCOMING,
+            "Здравствуйте! Хочу узнать про доставку.",
+        )
+        await dialogs.add_message(
+            db,
+            project_id,
+            client_id,
+            dialogs.MessageKind.OUTGOING,
+            "Добрый день! Доставляем за 1–2 дня, перезвоню вам.",
+        )
+        await dialogs.add_note(
+            db, project_id, client_id, staff[1], "Клиент ждёт звонка после 15:00"
+        )
     return ADMIN_EMAIL, password
 
 

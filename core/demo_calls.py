@@ -11,8 +11,11 @@ import sqlalchemy as sa
 
 from core import clock, phones
 from core.db import Database
-from core.tables import calls, clients, missed_calls
+from core.dialogs import MessageKind
+from core.tables import calls, clients, messages, missed_calls
+from core.telephony import missed_calls as missed_queue_items
 from core.telephony.call_journal import PROJECT_TZ
+from core.telephony.notifications import status_text
 from core.telephony.protocol import CallStatus, Direction
 
 DAYS = 30
@@ -92,10 +95,14 @@ async def fill(db: Database, project_id: int, pbx_users: list[str], rng: random.
                 break
             client, who = rng.choice(people), rng.choice(pbx_users)
             if rng.random() < 0.3:
-                made.add(at, client, Direction.OUT, rng.choice(OUTCOMES_OUT), who)
-                continue
-            call = made.add(at, client, Direction.IN, rng.choice(OUTCOMES_IN), who)
+                call = made.add(at, client, Direction.OUT, rng.choice(OUTCOMES_OUT), who)
+            else:
+                call = made.add(at, client, Direction.IN, rng.choice(OUTCOMES_IN), who)
             if call["status"] == CallStatus.SUCCESS:
+                if client["id"] in waiting:  # the client is reached: their item closes
+                    _close(waiting.pop(client["id"]), call, who)
+                continue
+            if call["direction"] == Direction.OUT:
                 continue
             if client["id"] in waiting:  # one more attempt of the open item
                 item = waiting[client["id"]]
@@ -107,6 +114,7 @@ async def fill(db: Database, project_id: int, pbx_users: list[str], rng: random.
     await db.execute_many(calls.insert(), made.calls)
     if made.missed:
         await db.execute_many(missed_calls.insert(), made.missed)
+    await db.execute_many(messages.insert(), _dialog_messages(made))
     if db.dialect == "postgresql":  # the ids were given here: the sequences go on after them
         for table in ("calls", "missed_calls"):
             await db.execute(
@@ -145,16 +153,58 @@ def _follow_up(
         "callback_seconds": None,
     }
     made.missed.append(item)
-    back = at + timedelta(minutes=rng.choice([3, 6, 9, 14, 20, 35, 50, 90, 180]))
-    if back > now:
+    minutes = rng.choice([3, 6, 9, 14, 20, 35, 50, 90, 180])
+    back = at + timedelta(minutes=minutes, seconds=rng.randrange(60))
+    # A few clients of the last two days were not reached: the queue has someone waiting.
+    if back > now or (now - at < timedelta(days=2) and rng.random() < 0.6):
         waiting[client["id"]] = item
         return
     direction = Direction.IN if rng.random() < 0.2 else Direction.OUT
-    reached = made.add(back, client, direction, CallStatus.SUCCESS, who)
+    _close(item, made.add(back, client, direction, CallStatus.SUCCESS, who), who)
+
+
+def _close(item: dict[str, Any], reached: dict[str, Any], who: str) -> None:
+    """The answered call `reached` closes the open item, as the webhook would."""
     item |= {
-        "closed_at": back,
-        "close_kind": "inbound" if direction == Direction.IN else "outbound",
+        "closed_at": reached["created_at"],
+        "close_kind": "inbound" if reached["direction"] == Direction.IN else "outbound",
         "closed_by_call_id": reached["id"],
         "closed_by_pbx_user": who,
-        "callback_seconds": int((back - at).total_seconds()),
+        "callback_seconds": int((reached["created_at"] - item["opened_at"]).total_seconds()),
     }
+
+
+def _dialog_messages(made: _Calls) -> list[dict[str, Any]]:
+    """What the webhooks would have written to the dialogs, in time order: each call's
+    `megafon_call_status` when it ended, and the «Пропущенные» items' opening and closing."""
+    told: list[tuple[datetime, int, dict[str, Any]]] = []
+
+    def say(at: datetime, order: int, client_id: int, text: str, call_id: int | None) -> None:
+        row = {
+            "project_id": made.project_id,
+            "client_id": client_id,
+            "kind": MessageKind.SYSTEM.value,
+            "text": text,
+            "author_id": None,
+            "created_at": at,
+            "call_id": call_id,
+        }
+        told.append((at, order, row))
+
+    for call in made.calls:
+        ended = call["created_at"] + timedelta(seconds=call["wait"] + call["duration"])
+        status = status_text(CallStatus(call["status"]))
+        say(ended, 0, call["client_id"], status, call["id"])
+    by_id = {call["id"]: call for call in made.calls}
+    for item in made.missed:
+        first = by_id[item["first_call_id"]]
+        opened = first["created_at"] + timedelta(seconds=first["wait"])
+        say(opened, 1, item["client_id"], missed_queue_items.OPENED_TEXT, None)
+        if item["closed_at"] is not None:
+            reached = by_id[item["closed_by_call_id"]]
+            closed = reached["created_at"] + timedelta(
+                seconds=reached["wait"] + reached["duration"]
+            )
+            kind = missed_queue_items.CloseKind(item["close_kind"])
+            say(closed, 1, item["client_id"], missed_queue_items.closed_text(kind), None)
+    return [row for _, _, row in sorted(told, key=lambda t: (t[0], t[1]))]

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from core import clients, dialogs, employees, phones, projects, reactions
+from core import clients, clock, dialogs, employees, phones, projects, reactions
 from core.i18n import LANGUAGES, current_language, gettext, ngettext, pgettext
 from core.telephony import calls, inbox
 from core.telephony.protocol import CallStatus
@@ -24,12 +24,17 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 MOSCOW = timezone(timedelta(hours=3))  # the teams we serve read times in Moscow time
 
 
-def _format_time(value: datetime | None, with_date: bool = True, seconds: bool = False) -> str:
+def _format_time(
+    value: datetime | None, with_date: bool | None = True, seconds: bool = False
+) -> str:
+    """Moscow time; `with_date=None` gives the date only when it is not today."""
     if value is None:
         return ""
     local = value.astimezone(MOSCOW)
-    clock = "%H:%M:%S" if seconds else "%H:%M"
-    return local.strftime(f"%d.%m.%Y {clock}" if with_date else clock)
+    if with_date is None:
+        with_date = local.date() != clock.now().astimezone(MOSCOW).date()
+    hours = "%H:%M:%S" if seconds else "%H:%M"
+    return local.strftime(f"%d.%m.%Y {hours}" if with_date else hours)
 
 
 # How each outcome looks, wherever a call is shown (the card's calls, the handset's status):
