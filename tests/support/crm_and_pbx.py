@@ -1,5 +1,5 @@
 """The CRM and our PBX simulator, each a real server on 127.0.0.1, and the people and the client
-of one project (the same pair `tests/web/test_calls_from_crm.py` builds for itself): for tests
+of one project (the pair `tests/web/test_calls_from_crm.py` and the queue's tests share): for tests
 that click the handset and get the PBX's webhooks back over HTTP."""
 
 from __future__ import annotations
