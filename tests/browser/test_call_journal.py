@@ -9,7 +9,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from core import projects
 from core.db import Database
 from tests.support import builders
 from tests.support import megafon as samples
@@ -20,15 +19,7 @@ pytestmark = pytest.mark.browser
 
 async def project_with_key(url):
     async with Database(url) as db:
-        admin = await builders.admin(db, email="anna@romashka.ru")
-        await builders.manager(
-            db,
-            admin["project_id"],
-            name="Иван Петров",
-            call_method="megafon_api",
-            pbx_user="ivanov",
-        )
-        return await projects.generate_api_key(db, admin["project_id"])
+        return await builders.team_with_key(db)
 
 
 def post(live, key, hook):

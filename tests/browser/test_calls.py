@@ -8,7 +8,6 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from core import projects
 from core.db import Database
 from tests.support import builders
 from tests.support import megafon as samples
@@ -19,15 +18,7 @@ pytestmark = pytest.mark.browser
 
 async def project_with_key(url):
     async with Database(url) as db:
-        admin = await builders.admin(db, email="anna@romashka.ru")
-        await builders.manager(
-            db,
-            admin["project_id"],
-            name="Иван Петров",
-            call_method="megafon_api",
-            pbx_user="ivanov",
-        )
-        return await projects.generate_api_key(db, admin["project_id"])
+        return await builders.team_with_key(db)
 
 
 def test_a_call_lands_in_the_card_and_the_journal(new_page, live, tmp_path):

@@ -91,3 +91,13 @@ async def call_center(db: Database) -> dict[str, Any]:
         "key": await projects.generate_api_key(db, project),
         "maria": maria["id"],
     }
+
+
+async def team_with_key(db: Database) -> str:
+    """The admin Анна and the manager Иван Петров whom the PBX knows as `ivanov`; returns the
+    project's API key (the PBX's `crm_token`)."""
+    first = await admin(db, email="anna@romashka.ru")
+    await manager(
+        db, first["project_id"], name="Иван Петров", call_method="megafon_api", pbx_user="ivanov"
+    )
+    return await projects.generate_api_key(db, first["project_id"])
