@@ -102,6 +102,11 @@ def period_bounds(
     )
 
 
+# The days a filter may name: the journal's calls are all within these (and 31.12.9999 + 1 day
+# is no date at all).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _day(text: str) -> date | None:
     """A day as a date field sends it (2026-03-15) or as people write it (15.03.2026)."""
     text = text.strip()
@@ -111,6 +116,11 @@ def _day(text: str) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def _written(day: date) -> str:
+    """15.03.2026, as people write it (strftime leaves a year before 1000 unpadded)."""
+    return f"{day.day:02}.{day.month:02}.{day.year:04}"
 
 
 def read_dates(date_from: str, date_to: str) -> tuple[date | None, date | None, str]:
@@ -125,6 +135,15 @@ def read_dates(date_from: str, date_to: str) -> tuple[date | None, date | None, 
                 None,
                 _("Не удалось прочитать дату «{text}»: укажите её как ДД.ММ.ГГГГ.").format(
                     text=text.strip()[:40]
+                ),
+            )
+    for day in (first, last):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            return (
+                None,
+                None,
+                _("Дата {day} вне журнала: укажите день с {first} по {last}.").format(
+                    day=_written(day), first=_written(FIRST_DAY), last=_written(LAST_DAY)
                 ),
             )
     if first and last and first > last:

@@ -101,6 +101,8 @@ def test_each_filter_narrows_the_journal_and_lives_in_the_address(browser, query
         ("from=2026-02-31&direction=in", "Не удалось прочитать дату «2026-02-31»"),
         ("to=вчера&direction=in", "Не удалось прочитать дату «вчера»"),
         ("from=2026-03-10&to=2026-03-01&direction=in", "Дата «С» позже даты «По»"),
+        ("to=9999-12-31&direction=in", "Дата 31.12.9999 вне журнала"),
+        ("from=0001-01-01&direction=in", "Дата 01.01.0001 вне журнала"),
     ],
 )
 def test_dates_that_cannot_apply_are_explained_and_the_other_filters_still_do(
@@ -114,6 +116,21 @@ def test_dates_that_cannot_apply_are_explained_and_the_other_filters_still_do(
     assert phones_in(rows(browser, "/calls?" + query)) == ["9031234567", "9265550101"]
     export = html.find("a", string="CSV")["href"]
     assert "direction=in" in export and "2026" not in export and "вчера" not in export
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=0001-01-01&to=9999-12-31", "Дата 01.01.0001 вне журнала"),
+        ("from=2026-13-45", "Не удалось прочитать дату «2026-13-45»"),
+    ],
+)
+def test_analytics_explains_dates_that_cannot_apply_too(browser, query, message):
+    day_of_calls(browser)
+    browser.login("anna@romashka.ru")
+    response = browser.get("/analytics?" + query)
+    assert response.status_code == 200
+    assert message in page(response).select_one("p.error").get_text()
 
 
 def test_dates_as_people_write_them_apply(browser):

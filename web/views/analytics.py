@@ -12,7 +12,7 @@ from core import clock, employees
 from core.telephony import call_analytics, call_journal
 from web.auth import login_required
 from web.templating import render
-from web.views.calls import journal_filter
+from web.views.calls import date_error, journal_filter
 
 DEFAULT_DAYS = 30  # with no period chosen: the last 30 days, today included
 MAX_PERIOD = timedelta(days=call_analytics.MAX_DAYS)
@@ -37,6 +37,7 @@ async def analytics(request: Request) -> Response:
     context = {
         "report": await call_analytics.analytics(db, user["project_id"], f),
         "params": {k: v for k, v in params.items() if k in ("period", "from", "to", "employee")},
+        "date_error": date_error(request),
         "is_admin": is_admin,
         "employees": await employees.list_employees(db, user["project_id"], active_only=True),
         "periods": tuple(call_journal.Period),

@@ -22,6 +22,11 @@ def _dates(request: Request) -> tuple[date | None, date | None, str]:
     return call_journal.read_dates(q.get("from", "")[:40], q.get("to", "")[:40])
 
 
+def date_error(request: Request) -> str:
+    """Why the filter's dates do not apply, or "" (the form shows it under the dates)."""
+    return _dates(request)[2]
+
+
 def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str:
     value = request.query_params.get(name, "")
     return value if value in allowed else ""
@@ -80,7 +85,7 @@ async def journal(request: Request) -> Response:
         "params": params,
         "client": client,
         "live_cursor": live_cursor,
-        "date_error": _dates(request)[2],
+        "date_error": date_error(request),
         "typed": {k: request.query_params.get(k, "")[:40] for k in ("from", "to")},
         "employees": await employees.list_employees(db, project_id, active_only=True),
         "periods": tuple(call_journal.Period),
