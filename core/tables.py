@@ -72,6 +72,7 @@ messages = sa.Table(
     sa.Column("author_id", sa.Integer),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("call_id", sa.Integer),  # the call a `megafon_call_*` message tells about
+    sa.Column("origin", sa.String(16), nullable=False, server_default=""),  # "" or pbx_history
 )
 
 calls = sa.Table(
@@ -103,6 +104,8 @@ calls = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("popup_topics", sa.Text, nullable=False, server_default=""),
+    sa.Column("restored_at", UtcDateTime),  # reconciliation first told something about it
+    sa.Column("status_raw", sa.String(40), nullable=False, server_default=""),  # unknown status
 )
 
 webhook_deliveries = sa.Table(
@@ -118,6 +121,7 @@ webhook_deliveries = sa.Table(
     sa.Column("result", sa.String(16), nullable=False),
     sa.Column("error", sa.Text, nullable=False, server_default=""),
     sa.Column("processed_at", UtcDateTime),
+    sa.Column("origin", sa.String(16), nullable=False, server_default=""),  # "" or pbx_history
 )
 
 webhook_effects = sa.Table(
@@ -275,4 +279,63 @@ missed_settings = sa.Table(
     sa.Column("warn_minutes", sa.Integer, nullable=False),
     sa.Column("alert_minutes", sa.Integer, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+pbx_sync = sa.Table(  # reconciliation with the PBX's history (issue 13)
+    "pbx_sync",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("synced_until", UtcDateTime),  # the history is read up to this moment
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("result", sa.String(16), nullable=False, server_default=""),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
+    sa.Column("calls_read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("calls_restored", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_owner", sa.String(64), nullable=False, server_default=""),
+    sa.Column("lease_until", UtcDateTime),
+)
+
+recordings = sa.Table(  # the CRM's own copies of call recordings (issue 13)
+    "recordings",
+    metadata,
+    sa.Column("call_id", sa.Integer, primary_key=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source_url", sa.Text, nullable=False),
+    sa.Column("path", sa.String(300), nullable=False, server_default=""),
+    sa.Column("size", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("content_type", sa.String(100), nullable=False, server_default=""),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("stored_at", UtcDateTime),
+)
+
+recording_settings = sa.Table(
+    "recording_settings",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("keep_days", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+pbx_users = sa.Table(  # the PBX's employees as last read (issue 13)
+    "pbx_users",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("login", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("ext", sa.String(40), nullable=False, server_default=""),
+    sa.Column("telnum", sa.String(40), nullable=False, server_default=""),
+    sa.Column("email", sa.String(254), nullable=False, server_default=""),
+)
+
+pbx_user_lists = sa.Table(
+    "pbx_user_lists",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("fetched_at", UtcDateTime),
+    sa.Column("error", sa.Text, nullable=False, server_default=""),
 )
