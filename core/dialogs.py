@@ -43,6 +43,7 @@ _INSERT = prepared(
                 "author_id",
                 "created_at",
                 "call_id",
+                "origin",
             )
         }
     )
@@ -60,6 +61,7 @@ class Message(TypedDict):
     author_id: int | None
     created_at: datetime
     call_id: int | None  # the call a `megafon_call_*` message tells about
+    origin: str  # "" as it happened; `pbx_history`: restored from the PBX's call history
     author_name: str | None
 
 
@@ -88,13 +90,16 @@ async def add_message(
     call_id: int | None = None,
     client_checked: bool = False,
     from_bot: bool = False,
+    origin: str = "",
 ) -> Message:
     """Append a message to the client's dialog and return it as the dialog shows it; bot
     reactions that match it run after the commit (`core.reactions`).
 
     `call_id`: the call the message tells about, so the dialog shows it beside that call.
     `client_checked`: the caller already knows the client belongs to the project.
-    `from_bot`: written by a bot reaction, so it triggers none (no loops)."""
+    `from_bot`: written by a bot reaction, so it triggers none (no loops).
+    `origin`: "" as it happened, `pbx_history` when reconciliation restored it (the dialog marks
+    it «восстановлено из истории АТС»; the text stays as bots know it)."""
     known = _KINDS.get(kind)  # also the plain value, from callers that are not type-checked
     if known is None:
         raise ValueError(f"unknown message kind {kind!r}")
@@ -111,6 +116,7 @@ async def add_message(
         "author_id": author_id,
         "created_at": clock.now(),
         "call_id": call_id,
+        "origin": origin,
     }
     async with db.transaction():
         if not client_checked:

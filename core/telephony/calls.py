@@ -45,6 +45,7 @@ class Call(TypedDict):
     created_at: datetime
     updated_at: datetime
     popup_topics: str  # the live topics its incoming-call popup went to, space-separated
+    restored_at: datetime | None  # when reconciliation first told the CRM something about it
 
 
 # Outcome fields that only `history` writes; an event arriving after it never touches them.

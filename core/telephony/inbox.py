@@ -46,6 +46,16 @@ class DeliveryResult(StrEnum):
 _RESULTS = {r.value: r for r in DeliveryResult}
 
 
+class Origin(StrEnum):
+    """Where a delivery came from (`webhook_deliveries.origin`, `messages.origin`)."""
+
+    WEBHOOK = ""  # the PBX pushed it
+    HISTORY = "pbx_history"  # reconciliation read it back from the PBX's call history
+
+
+_ORIGINS = {o.value for o in Origin}
+
+
 def result_label(result: str) -> str:
     labels: dict[str, str] = {
         DeliveryResult.OK: _("выполнен"),
@@ -66,6 +76,7 @@ class Delivery(TypedDict):
     event_type: str  # event: its type; history: its status (both as sent)
     callid: str
     payload: str  # every field as sent but the token, JSON
+    origin: str  # an `Origin`: "" pushed by the PBX, `pbx_history` read back by reconciliation
     result: str  # a `DeliveryResult`
     error: str
     processed_at: datetime | None
@@ -95,6 +106,7 @@ _COLUMNS = (
     "result",
     "error",
     "processed_at",
+    "origin",
 )
 _STORE = prepared(webhook_deliveries.insert().values({c: sa.bindparam(c) for c in _COLUMNS}))
 _SET_RESULT = prepared(
@@ -135,6 +147,7 @@ async def _store(
     error: str = "",
     *,
     durable: bool = True,
+    origin: Origin = Origin.WEBHOOK,
 ) -> int:
     def column(value: str, width: int) -> str:
         return value.replace("\x00", "")[:width]  # PostgreSQL text cannot hold NUL
@@ -152,13 +165,19 @@ async def _store(
         "result": result.value,
         "error": error.replace("\x00", ""),
         "processed_at": now if result != DeliveryResult.ERROR else None,
+        "origin": origin.value,
     }
     delivery_id: int = await (db.execute if durable else db.execute_unawaited)(_STORE, row)
     return delivery_id
 
 
 async def _apply(
-    db: Database, project_id: int, hook: Webhook, delivery_id: int, now: datetime
+    db: Database,
+    project_id: int,
+    hook: Webhook,
+    delivery_id: int,
+    now: datetime,
+    origin: Origin,
 ) -> tuple[DeliveryResult, Answer]:
     if hook.cmd == Command.CONTACT:  # a re-run of a failed lookup
         return DeliveryResult.OK, await caller_lookup.who_is_calling(db, project_id, hook.phone)
@@ -168,7 +187,7 @@ async def _apply(
         keys=("project_id", "key"),
     ):
         return DeliveryResult.DUPLICATE, {"status": "ok"}
-    await notifications.apply(db, project_id, hook, now)
+    await notifications.apply(db, project_id, hook, now, origin=origin.value)
     return DeliveryResult.OK, {"status": "ok"}
 
 
@@ -179,13 +198,14 @@ async def _process(
     delivery_id: int,
     now: datetime,
     stored_as: DeliveryResult,
+    origin: Origin = Origin.WEBHOOK,
 ) -> Receipt:
     """Apply in a savepoint: on failure the effects go, the delivery stays with its error.
     A database that cannot write is no failure of this webhook: it fails the whole delivery
     (`StorageUnavailable`, a 503 the PBX retries), with nothing stored."""
     try:
         async with db.savepoint():
-            result, answer = await _apply(db, project_id, hook, delivery_id, now)
+            result, answer = await _apply(db, project_id, hook, delivery_id, now, origin)
     except StorageUnavailable:
         raise
     except Exception as e:  # any failure is kept for the journal, never lost
@@ -198,20 +218,29 @@ async def _process(
     return Receipt(delivery_id, result, answer)
 
 
-async def receive(db: Database, project_id: int, fields: Mapping[str, str]) -> Receipt:
-    """Store and apply one webhook; raises `InvalidWebhook` (after journaling it) for bad input."""
+async def receive(
+    db: Database,
+    project_id: int,
+    fields: Mapping[str, str],
+    *,
+    origin: Origin = Origin.WEBHOOK,
+) -> Receipt:
+    """Store and apply one webhook; raises `InvalidWebhook` (after journaling it) for bad input.
+
+    `origin`: `Origin.HISTORY` when reconciliation passes a call read from the PBX's history
+    through here, so it takes effect exactly as its webhook would have (and once)."""
     now = clock.now()
     fields = {k: v for k, v in fields.items() if k != "crm_token"}
     try:
         hook = protocol.parse(fields)
     except InvalidWebhook as e:
-        await _store(db, project_id, fields, now, DeliveryResult.REJECTED, str(e))
+        await _store(db, project_id, fields, now, DeliveryResult.REJECTED, str(e), origin=origin)
         raise
     if hook.cmd == Command.CONTACT:
         return await _answer_contact(db, project_id, hook, fields, now)
     async with db.transaction():
-        delivery_id = await _store(db, project_id, fields, now, DeliveryResult.OK)
-        return await _process(db, project_id, hook, delivery_id, now, DeliveryResult.OK)
+        delivery_id = await _store(db, project_id, fields, now, DeliveryResult.OK, origin=origin)
+        return await _process(db, project_id, hook, delivery_id, now, DeliveryResult.OK, origin)
 
 
 async def _answer_contact(
@@ -245,7 +274,10 @@ async def rerun(db: Database, project_id: int, delivery_id: int) -> Receipt:
         if row is None or row["result"] != DeliveryResult.ERROR:
             raise NotFound(_("Такого неудачного вебхука нет."))
         hook = protocol.parse(json.loads(row["payload"]))
-        return await _process(db, project_id, hook, delivery_id, clock.now(), DeliveryResult.ERROR)
+        origin = Origin(row["origin"]) if row["origin"] in _ORIGINS else Origin.WEBHOOK
+        return await _process(
+            db, project_id, hook, delivery_id, clock.now(), DeliveryResult.ERROR, origin
+        )
 
 
 async def journal(

@@ -62,8 +62,13 @@ def _call_variables(hook: Webhook, call: Call) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> None:
-    """Apply an event, history or rating webhook (inside the caller's transaction)."""
+async def apply(
+    db: Database, project_id: int, hook: Webhook, now: datetime, *, origin: str = ""
+) -> None:
+    """Apply an event, history or rating webhook (inside the caller's transaction).
+
+    `origin` (`inbox.Origin`): `pbx_history` when reconciliation restored it from the PBX's
+    history: the call's `restored_at` is set the first time, its status message is marked."""
     call = await calls.ensure_call(db, project_id, hook.callid, now)
     client_id = call["client_id"]
     if client_id is None and hook.phone:
@@ -85,6 +90,8 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
         text = status_text(hook.status)
     elif hook.cmd == Command.RATING:
         values["rating"] = hook.rating
+    if origin and call["restored_at"] is None:
+        values["restored_at"] = now
     if client_id is not None:
         values.update(await popups.follow(db, project_id, hook, call, client_id))
     await calls.update_call(db, call["id"], values)
@@ -121,6 +128,7 @@ async def apply(db: Database, project_id: int, hook: Webhook, now: datetime) -> 
             text,
             call_id=call["id"],
             client_checked=True,
+            origin=origin,
         )
     # After the call's own message: «megafon_call_status Missed», then «megafon_missed_opened».
     await missed_calls.follow(db, project_id, hook, call, client_id, now)
