@@ -26,7 +26,7 @@ from core.db import Database
 from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
-from core.telephony import inbox, public_address, wrong_tokens
+from core.telephony import inbox, public_address, reconciliation, wrong_tokens
 from web import logs
 from web.body_limits import MAX_FORM_BODY, BodyLimit, FormBodies
 from web.config import Settings
@@ -82,6 +82,12 @@ def create_app(settings: Settings) -> Starlette:
                 asyncio.create_task(_forget_old_deliveries(db, settings)),
                 asyncio.create_task(_count_wrong_tokens(db, wrong_token_tally)),
             ]
+            if settings.pbx_sync_minutes > 0:  # «Сверка с АТС» (issue 13)
+                housekeeping.append(
+                    asyncio.create_task(
+                        reconciliation.run_forever(db, pbx_http, settings.pbx_sync_minutes)
+                    )
+                )
             yield {
                 "db": db,
                 "passwords": Passwords(

@@ -37,6 +37,7 @@ class Settings:
     session_idle_hours: float = 12.0  # a session unused this long has ended
     session_max_days: float = 30.0  # and any session this old
     session_check: float = 5.0  # seconds: an open live stream re-checks its session this often
+    pbx_sync_minutes: float = 0.0  # reconcile with the PBX's history this often; 0: never
 
     @property
     def session_lifetime(self) -> Lifetime:
@@ -75,7 +76,18 @@ class Settings:
             session_idle_hours=float(env.get("SESSION_IDLE_HOURS") or 12.0),
             session_max_days=float(env.get("SESSION_MAX_DAYS") or 30.0),
             session_check=float(env.get("SESSION_CHECK") or 5.0),
+            pbx_sync_minutes=_minutes(env.get("PBX_SYNC_MINUTES"), 5.0),
         )
+
+
+def _minutes(text: str | None, default: float) -> float:
+    """`PBX_SYNC_MINUTES`: unset is the default, 0 turns it off."""
+    if text is None or not text.strip():
+        return default
+    minutes = float(text)
+    if not 0 <= minutes <= 24 * 60:
+        raise ValueError(f"PBX_SYNC_MINUTES must be 0 to 1440, not {text!r}")
+    return minutes
 
 
 def _log_level(name: str) -> str:

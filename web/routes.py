@@ -70,6 +70,12 @@ browser_routes = [
     Route("/telephony", telephony.index, name="telephony"),
     Route("/telephony/megafon", telephony.megafon, methods=BOTH, name="telephony_megafon"),
     Route("/telephony/megafon/check", telephony.check, methods=POST, name="telephony_check"),
+    Route(
+        "/telephony/megafon/reconcile",
+        telephony.reconcile,
+        methods=POST,
+        name="telephony_reconcile",
+    ),
     Route("/telephony/megafon/rules", telephony.rules, methods=POST, name="telephony_rules"),
     Route(
         "/telephony/megafon/disconnect",

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
@@ -32,6 +34,8 @@ import httpx
 from core import phones
 from core.errors import CrmError, ErrorKind, ValidationError
 from core.i18n import gettext as _
+from core.telephony import pbx_history
+from core.telephony.pbx_history import History
 from core.telephony.public_address import NotPublicAddress, is_public, literal
 
 
@@ -228,8 +232,12 @@ class PbxUser:
     ext: str
 
 
+HISTORY_PAGE = 500  # calls asked per page of the history
+HISTORY_MAX_PAGES = 200  # a window with more pages than this is answered as a failure
+
+
 class PbxClient:
-    """One project's PBX: `make_call` and `users`, over REST v1 or the legacy API.
+    """One project's PBX: `make_call`, `history` and `users`, over REST v1 or the legacy API.
 
     `api` is the API that answered last (None before the first answer): the caller keeps it,
     so the next request goes straight to the API that works."""
@@ -257,6 +265,60 @@ class PbxClient:
             {"cmd": "makeCall", "user": user, "phone": phone}, asked=(user, phone)
         )
         return _call_id(response)
+
+    async def history(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = HISTORY_PAGE,
+        max_pages: int = HISTORY_MAX_PAGES,
+    ) -> History:
+        """The calls that started from `start` to `end` (REST `GET /history/json`, or legacy
+        `cmd=history` CSV), each once. Neither API has an offset: when a page comes back full,
+        the next is asked from the last call's start, and the calls already read are dropped."""
+        found = History()
+        seen: set[str] = set()
+        since = start
+        for _page in range(max_pages):
+            page = await self._history_page(since, end, limit)
+            found.unreadable += page.unreadable
+            fresh = [c for c in page.calls if c.uid not in seen]
+            seen.update(c.uid for c in fresh)
+            found.calls += fresh
+            if len(page.calls) + page.unreadable < limit:
+                return found
+            latest = max((c.start for c in page.calls), default=since)
+            if not fresh:
+                # A full page of the same second, nothing new: asking again cannot move on.
+                raise PbxFailed(
+                    200,
+                    _("в истории АТС больше {limit} звонков за одну секунду").format(limit=limit),
+                )
+            since = latest
+        raise PbxFailed(
+            200,
+            _("история АТС не кончается (больше {n} страниц по {limit} звонков)").format(
+                n=max_pages, limit=limit
+            ),
+        )
+
+    async def _history_page(self, start: datetime, end: datetime, limit: int) -> History:
+        window = {
+            "start": start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ"),
+            # Whole seconds: the end is rounded up, so a call of its last second is not lost.
+            "end": (end + timedelta(microseconds=999_999))
+            .astimezone(UTC)
+            .strftime("%Y%m%dT%H%M%SZ"),
+            "type": "all",
+            "limit": str(limit),
+        }
+        if self.api != Api.LEGACY:
+            response = await self._rest("GET", "/history/json", params=window)
+            if response is not None:
+                return _history(response, pbx_history.read_rest, _json(response))
+        response = await self._legacy({"cmd": "history", **window})
+        return _history(response, pbx_history.read_csv, response.text)
 
     async def users(self) -> list[PbxUser]:
         """The PBX's employees: also the connection check."""
@@ -384,3 +446,10 @@ def _call_id(response: httpx.Response) -> str:
     if _PLAIN_ID.fullmatch(text):
         return text
     raise PbxFailed(response.status_code, _("ответ без номера звонка и не в формате API АТС"))
+
+
+def _history(response: httpx.Response, read: Callable[[Any], History], body: Any) -> History:
+    try:
+        return read(body)
+    except pbx_history.NotAHistory as e:
+        raise PbxFailed(response.status_code, _("ответ не похож на историю звонков")) from e

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from web.pbx_simulator.fields import read_fields
+from web.pbx_simulator.history import HistoryRecord, as_csv, read_moment
 from web.pbx_simulator.pbx import LEGACY, REST, is_phone, pbx_of
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -77,6 +78,29 @@ async def rest_users(request: Request) -> Response:
 
 
 @_as_configured
+async def rest_history(request: Request) -> Response:
+    """REST v1 call history (PROTOCOL.md §2.2): `start`/`end`, `type`, `user`, `limit`."""
+    if not _rest_key_ok(request):
+        return JSONResponse({"message": "Invalid token"}, status_code=401)
+    found = _history(request, dict(request.query_params))
+    if found is None:
+        return JSONResponse({"message": "Invalid parameters"}, status_code=400)
+    return JSONResponse([r.rest() for r in found])
+
+
+def _history(request: Request, fields: dict[str, str]) -> list[HistoryRecord] | None:
+    """The calls the fields ask for, oldest first, at most `limit`; None for bad fields."""
+    start = read_moment(fields.get("start", ""))
+    end = read_moment(fields.get("end", ""))
+    kind = fields.get("type", "all")
+    if start is None or end is None or kind not in ("all", "in", "out", "missed"):
+        return None
+    history = pbx_of(request).webhooks.history
+    found = history.between(start, end, kind, fields.get("user", ""))
+    return found[: _int(fields.get("limit"), 1000) or 1000]
+
+
+@_as_configured
 async def legacy(request: Request) -> Response:
     """The legacy API: one URL, `cmd` + `token` as form fields or a query string."""
     pbx = pbx_of(request)
@@ -92,6 +116,12 @@ async def legacy(request: Request) -> Response:
         if user is None or not is_phone(phone):
             return JSONResponse({"error": "Invalid parameters"}, status_code=400)
         return JSONResponse({"uuid": pbx.make_call(request, LEGACY, wanted, user, phone)})
+    if cmd == "history":
+        found = _history(request, fields)
+        if found is None:
+            return JSONResponse({"error": "Invalid parameters"}, status_code=400)
+        domain = request.url.hostname or "vats.example"
+        return PlainTextResponse(as_csv(found, domain), media_type="text/csv")
     return JSONResponse({"error": "Invalid parameters: [cmd]"}, status_code=400)
 
 

@@ -26,12 +26,14 @@ def create_simulator(config: SimulatorConfig) -> Starlette:
         Route("/", control.page, name="simulator_page"),
         Route("/crmapi/v1/makecall", api.rest_makecall, methods=["POST"], name="rest_makecall"),
         Route("/crmapi/v1/users", api.rest_users, name="rest_users"),
+        Route("/crmapi/v1/history/json", api.rest_history, name="rest_history"),
         Route("/sys/crm_api.wcgp", api.legacy, methods=["GET", "POST"], name="legacy_api"),
         Route("/records/{callid}.wav", recording, name="record"),
         Route("/simulator/scenario", control.scenario, methods=["POST"], name="scenario"),
         Route("/simulator/behaviour", control.behaviour, methods=["POST"], name="behaviour"),
         Route("/simulator/calls", control.calls, name="calls"),
         Route("/simulator/log", control.log, name="log"),
+        Route("/simulator/history", control.load_history, methods=["POST"], name="load_history"),
     ]
     if not config.rest:
         # A PBX with only the legacy API has no such paths: Starlette's plain-text 404.

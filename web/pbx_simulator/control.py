@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -13,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from web.pbx_simulator.fields import Fields, read_fields
 from web.pbx_simulator.pbx import Behaviour, is_phone, pbx_of
+from web.pbx_simulator.recordings import recordings_url
 from web.pbx_simulator.scenarios import DEFAULT_PHONE, OUTCOMES, SCENARIOS, scenario_phone
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -36,6 +38,8 @@ async def page(request: Request) -> Response:
         "default_phone": DEFAULT_PHONE,
         "calls": list(reversed(list(pbx.calls)[-20:])),
         "webhooks": list(reversed(list(pbx.webhooks.log)[-40:])),
+        "undelivered": pbx.webhooks.undelivered,
+        "history_size": len(pbx.webhooks.history.records),
     }
     return templates.TemplateResponse(request, "control.html", context)
 
@@ -80,6 +84,30 @@ async def calls(request: Request) -> Response:
 async def log(request: Request) -> Response:
     """The webhooks the simulator sent, oldest first, with the CRM's answer."""
     return JSONResponse(list(pbx_of(request).webhooks.log))
+
+
+async def load_history(request: Request) -> Response:
+    """Load `count` synthetic calls into the history for the day `day` (YYYY-MM-DD, UTC;
+    today by default), as if they had been played while nobody listened (tests, benchmark)."""
+    pbx = pbx_of(request)
+    fields = await read_fields(request)
+    try:
+        count = int(fields.get("count") or 0)
+        day = datetime.strptime(
+            fields.get("day") or datetime.now(UTC).strftime("%Y-%m-%d"), "%Y-%m-%d"
+        ).replace(tzinfo=UTC)
+    except ValueError:
+        return _error(request, fields, "count — число, day — ГГГГ-ММ-ДД")
+    if not 0 <= count <= 1_000_000:
+        return _error(request, fields, "count: 0…1000000")
+    if fields.get("clear"):
+        pbx.webhooks.history.records.clear()
+    loaded = pbx.webhooks.history.load_day(
+        day, count, pbx.config.users, recordings_url(pbx.config, request)
+    )
+    if fields.get("back"):
+        return RedirectResponse(request.url_for("simulator_page"), status_code=303)
+    return JSONResponse({"loaded": loaded, "total": len(pbx.webhooks.history.records)})
 
 
 def _wanted_behaviour(fields: Fields, current: Behaviour) -> Behaviour:

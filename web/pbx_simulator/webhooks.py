@@ -10,6 +10,7 @@ import httpx
 
 from web.pbx_simulator.config import SimulatorConfig
 from web.pbx_simulator.fields import Fields
+from web.pbx_simulator.history import CallHistory
 
 
 class SentWebhook(TypedDict):
@@ -26,6 +27,8 @@ class CrmWebhooks:
         self.http = http
         self.log: deque[SentWebhook] = deque(maxlen=2000)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.history = CallHistory()  # every call played, delivered or not
+        self.undelivered = 0  # webhooks the CRM did not take (down, or an error answer)
 
     def play_later(self, steps: list[Fields]) -> None:
         """Send the steps in the background, the way the real PBX paces a call."""
@@ -42,6 +45,7 @@ class CrmWebhooks:
     async def _play(self, steps: list[Fields]) -> None:
         for fields in steps:
             await asyncio.sleep(self.config.step_delay)
+            self.history.keep(fields)  # in the PBX's history as it ends, whatever the CRM says
             await self._send(fields)
 
     async def _send(self, fields: Fields) -> None:
@@ -58,4 +62,6 @@ class CrmWebhooks:
                 entry["status"] = response.status_code
                 if not response.is_success:
                     entry["error"] = response.text[:200]
+        if entry["error"]:
+            self.undelivered += 1
         self.log.append(entry)

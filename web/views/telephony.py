@@ -9,7 +9,7 @@ from starlette.responses import Response
 from core import projects
 from core.errors import ValidationError
 from core.i18n import gettext as _
-from core.telephony import call_rules, connection, wrong_tokens
+from core.telephony import call_rules, connection, reconciliation, wrong_tokens
 from core.telephony.pbx_client import PbxError
 from web.actor import actor
 from web.auth import admin_required
@@ -31,9 +31,40 @@ async def _megafon_page(request: Request, status: int = 200, **extra: object) ->
         "editing": current is None or request.query_params.get("edit") is not None,
         "rules": await call_rules.get(request.state.db, project_id),
         "wrong_tokens": await wrong_tokens.last_day(request.state.db),
+        **await _health_context(request),
         **extra,
     }
     return render(request, "telephony/megafon.html", context, status)
+
+
+async def _health_context(request: Request) -> dict[str, object]:
+    """«Состояние интеграции»: the last webhook, the last reconciliation, calls restored."""
+    return {
+        "health": await reconciliation.health(request.state.db, request.state.user["project_id"]),
+        "sync_minutes": request.state.settings.pbx_sync_minutes,
+    }
+
+
+@admin_required
+async def reconcile(request: Request) -> Response:
+    """«Сверить с АТС»: reconcile with the PBX's history now and show the health anew."""
+    db, project_id = request.state.db, request.state.user["project_id"]
+    run = await reconciliation.reconcile(db, request.state.pbx_http, project_id)
+    if run is None:
+        outcome = {"reconcile_ok": False, "reconcile_message": _("Сверка уже идёт.")}
+    elif run.result == reconciliation.Result.OK:
+        message = _("Сверка завершена: прочитано звонков: {read}, восстановлено: {restored}.")
+        outcome = {
+            "reconcile_ok": True,
+            "reconcile_message": message.format(read=run.calls_read, restored=run.calls_restored),
+        }
+    else:
+        outcome = {"reconcile_ok": False, "reconcile_message": run.error}
+    if wants_fragment(request):
+        return render(
+            request, "telephony/_health.html", {**await _health_context(request), **outcome}
+        )
+    return await _megafon_page(request, 200, **outcome)
 
 
 @admin_required

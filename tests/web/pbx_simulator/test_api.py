@@ -94,8 +94,14 @@ def test_legacy_accounts_make_call_and_unknown_command(
     callid = response.json()["uuid"]
     assert steps(call_of(crm, callid, 4))[0] == ("event", "OUTGOING")
     assert pbx.get("/simulator/calls").json()[-1]["api"] == "legacy"
-    unknown = pbx.post("/sys/crm_api.wcgp", data={"cmd": "history", "token": API_KEY})
+    unknown = pbx.post("/sys/crm_api.wcgp", data={"cmd": "frobnicate", "token": API_KEY})
     assert (unknown.status_code, unknown.json()) == (400, {"error": "Invalid parameters: [cmd]"})
+    no_window = pbx.post("/sys/crm_api.wcgp", data={"cmd": "history", "token": API_KEY})
+    assert (no_window.status_code, no_window.json()) == (400, {"error": "Invalid parameters"})
+    window = {"cmd": "history", "token": API_KEY, "start": "20000101T000000Z"}
+    csv_lines = pbx.post("/sys/crm_api.wcgp", data={**window, "end": "20991231T000000Z"})
+    assert csv_lines.headers["content-type"].startswith("text/csv")
+    assert csv_lines.text.startswith(callid + ",out,+79265550101,ivanov@")  # when it ended
 
 
 def test_a_legacy_only_pbx_has_no_rest_api(crm: CapturingCrm) -> None:

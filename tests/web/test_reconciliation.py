@@ -1,0 +1,341 @@
+"""«Сверка с АТС» end to end: the CRM and our PBX simulator as real servers over HTTP, a real
+database; calls the CRM missed while it was down are read back from the PBX's history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from core import projects
+from core.db import Database
+from core.migrations import migrate
+from core.tables import (
+    calls,
+    clients,
+    messages,
+    pbx_connections,
+    pbx_sync,
+    webhook_deliveries,
+)
+from core.telephony import connection, reconciliation
+from tests.support import builders
+from tests.support.crm_and_pbx import TOKEN, eventually
+from tests.support.crm_and_pbx import pair as pair  # the fixture: the CRM and the PBX
+from tests.support.databases import run_core
+from tests.support.pages import page, text_of
+from tests.support.servers import LiveBrowser, LiveServer
+from web.app import create_app
+from web.config import Settings
+from web.pbx_simulator import SimulatorConfig, create_simulator
+
+KNOWN_PHONE = "79265550101"  # the client the pair's project has
+
+
+async def _calls(db: Database, project_id: int) -> list[dict[str, Any]]:
+    return await db.fetch_all(
+        sa.select(calls, clients.c.phone.label("client_phone"))
+        .select_from(calls.outerjoin(clients, clients.c.id == calls.c.client_id))
+        .where(calls.c.project_id == project_id)
+        .order_by(calls.c.id)
+    )
+
+
+async def _status_messages(db: Database, project_id: int) -> list[dict[str, Any]]:
+    return await db.fetch_all(
+        sa.select(messages.c.client_id, messages.c.call_id, messages.c.text, messages.c.origin)
+        .where(
+            messages.c.project_id == project_id,
+            messages.c.text.like("megafon_call_status %"),
+        )
+        .order_by(messages.c.id)
+    )
+
+
+async def _reconcile(db: Database, project_id: int, **kwargs: Any) -> Any:
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await reconciliation.reconcile(db, http, project_id, **kwargs)
+
+
+def _history(sim_url: str, **params: str) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    window = {
+        "start": (now - timedelta(days=1)).strftime("%Y%m%dT%H%M%SZ"),
+        "end": (now + timedelta(hours=1)).strftime("%Y%m%dT%H%M%SZ"),
+        **params,
+    }
+    answer = httpx.get(
+        sim_url + "/crmapi/v1/history/json", params=window, headers={"X-API-KEY": TOKEN}
+    )
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def test_calls_played_while_the_crm_was_down_appear_once_marked_when_it_starts(
+    database_url: str,
+) -> None:
+    """The CRM is not listening while the PBX plays three calls; started, it reads them from
+    the history: each call once, in the right client's dialog, marked; the simulator's page
+    counts what it could not deliver; a webhook after the history and a history after the
+    webhook are both once."""
+
+    async def people(db: Database) -> dict[str, Any]:
+        await migrate(db)
+        admin = await builders.admin(db, email="anna@romashka.ru")
+        project = admin["project_id"]
+        key = await projects.generate_api_key(db, project)
+        client = await builders.client(db, project, phone="+7 926 555-01-01")
+        return {"project": project, "key": key, "client": client["id"]}
+
+    ids = run_core(database_url, people)
+    project = ids["project"]
+    settings = Settings(
+        database_url=database_url,
+        secret_key="e2e",
+        cheap_passwords=True,
+        pbx_timeout=2.0,
+        pbx_allow_private=True,
+        pbx_sync_minutes=60,  # at start-up, then not again within the test
+    )
+    crm = LiveServer(create_app(settings))  # its port is taken, nobody answers there yet
+    config = SimulatorConfig(
+        api_key=TOKEN, crm_url=crm.url + "/megafon_webhook", crm_key=ids["key"], step_delay=0.02
+    )
+    with LiveServer(create_simulator(config)) as sim:
+
+        async def connect(db: Database) -> None:
+            await connection.save(db, project, TOKEN, sim.url, allow_private=True)
+
+        run_core(database_url, connect)
+        for scenario, phone in (
+            ("answered", KNOWN_PHONE),
+            ("missed", "79035550202"),
+            ("busy", KNOWN_PHONE),
+        ):
+            httpx.post(sim.url + "/simulator/scenario", data={"scenario": scenario, "phone": phone})
+        eventually(lambda: len(_history(sim.url)) == 3)
+        statuses = sorted(r["status"] for r in _history(sim.url))
+        assert statuses == ["busy", "missed", "success"]  # REST spells them lowercase
+        assert _history(sim.url, type="missed")[0]["client"] == "79035550202"
+        simulator_page = page(httpx.get(sim.url + "/"))
+        assert simulator_page.select_one("#undelivered").get_text() != "0"
+        assert simulator_page.select_one("#history-size").get_text() == "3"
+
+        with crm:
+            found = eventually(
+                lambda: (
+                    len(run_core(database_url, _calls, project)) == 3
+                    and run_core(database_url, _calls, project)
+                )
+            )
+            assert all(c["restored_at"] is not None and c["status"] for c in found)
+            by_status = {c["status"]: c for c in found}
+            assert by_status["Success"]["client_id"] == ids["client"]
+            assert by_status["Busy"]["client_id"] == ids["client"]
+            assert by_status["Missed"]["client_phone"] == "79035550202"  # a new client
+            assert by_status["Success"]["record_link"].endswith(".wav")
+            texts = run_core(database_url, _status_messages, project)
+            assert sorted(m["text"] for m in texts) == [
+                "megafon_call_status Busy",
+                "megafon_call_status Missed",
+                "megafon_call_status Success",
+            ]
+            assert {m["origin"] for m in texts} == {"pbx_history"}
+
+            admin = LiveBrowser(base_url=crm.url, follow_redirects=True, timeout=15)
+            admin.login("anna@romashka.ru")
+            card = admin.get(f"/clients/{ids['client']}")
+            assert text_of(card).count("восстановлено из истории АТС") == 2
+            health = page(admin.get("/telephony/megafon")).select_one("#pbx-health")
+            assert "прочитано звонков: 3, восстановлено: 3" in health.get_text(" ", strip=True)
+            assert "звонков: 3" in health.select_one("[data-health=restored]").get_text()
+            assert "ещё не было" in health.select_one("[data-health=webhook]").get_text()
+            journal = page(admin.get("/webhooks"))
+            assert len(journal.select(".restored-mark")) == 3
+
+            # A webhook that comes after the history is a repeat of it.
+            late = {
+                "cmd": "history",
+                "type": "in",
+                "status": "Success",
+                "callid": by_status["Success"]["callid"],
+                "phone": KNOWN_PHONE,
+                "user": "admin",
+                "start": "20260101T000000Z",
+                "duration": "42",
+                "crm_token": ids["key"],
+            }
+            assert httpx.post(crm.url + "/megafon_webhook", data=late).status_code == 200
+            # A call the CRM got live is not restored again by the next reconciliation.
+            httpx.post(sim.url + "/simulator/scenario", data={"scenario": "answered"})
+            eventually(lambda: len(run_core(database_url, _status_messages, project)) == 4)
+            pressed = admin.htmx("POST", "/telephony/megafon/reconcile")
+            assert pressed.status_code == 200
+            swapped = page(pressed).select_one("#pbx-health")
+            assert "прочитано звонков: 4, восстановлено: 0" in swapped.get_text(" ", strip=True)
+            assert "ещё не было" not in swapped.select_one("[data-health=webhook]").get_text()
+            texts = run_core(database_url, _status_messages, project)
+            assert len(texts) == 4 and texts[-1]["origin"] == ""
+            admin.close()
+
+
+async def _sync_row(db: Database, project_id: int) -> dict[str, Any] | None:
+    return await db.fetch_one(pbx_sync.select().where(pbx_sync.c.project_id == project_id))
+
+
+async def _count(db: Database, table: sa.Table, project_id: int) -> int:
+    return int(
+        await db.fetch_val(
+            sa.select(sa.func.count()).select_from(table).where(table.c.project_id == project_id)
+        )
+    )
+
+
+async def _connected_days_ago(db: Database, days: int = 2) -> None:
+    """As if MegaFon had been connected long ago: the first run reads a whole day back."""
+    await db.execute(
+        pbx_connections.update().values(connected_at=datetime.now(UTC) - timedelta(days=days))
+    )
+
+
+def _compact(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _records(count: int, start: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "uid": f"call-{i}",
+            "type": "in",
+            "status": "success",
+            "client": f"7916{i:07d}",
+            "user": "ivanov",
+            "start": (start + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration": 10,
+            "wait": 2,
+            "record": "",
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_pbx_that_fails_or_answers_garbage_leaves_nothing_half_applied(pair) -> None:
+    """The PBX down, answering HTML, or failing on the second page: the health says so in
+    words, no call is applied, `synced_until` stays; a single unreadable record among good
+    ones is skipped and counted; a full page asks again from its last call's start."""
+    project = pair.ids["project"]
+    pair.connect()
+    admin = pair.browser("anna@romashka.ru")
+    pair.pbx("POST", "/simulator/behaviour", data={"fail_status": "502"})
+    pressed = page(admin.htmx("POST", "/telephony/megafon/reconcile"))
+    said = pressed.get_text(" ", strip=True)
+    assert "АТС ответила ошибкой (HTTP 502 Bad Gateway)" in said
+    assert "Traceback" not in said
+    assert run_core(pair.url, _sync_row, project)["synced_until"] is None
+    pair.pbx("POST", "/simulator/behaviour", data={"fail_status": "0"})
+
+    run_core(pair.url, _connected_days_ago)
+    first = datetime.now(UTC) - timedelta(hours=23, minutes=50)  # in the first 6-hour part
+    records = _records(501, first)
+    asked: list[dict[str, str]] = []
+    mode = {"name": "html"}
+
+    async def history(request: Request) -> Response:
+        asked.append(dict(request.query_params))
+        if mode["name"] == "html":
+            return PlainTextResponse("<html>maintenance</html>")
+        if mode["name"] == "second page fails":
+            if len(asked) > 1:
+                return PlainTextResponse("502 Bad Gateway", status_code=502)
+            return JSONResponse(records[:500])
+        start, end = request.query_params["start"], request.query_params["end"]
+        limit = int(request.query_params["limit"])
+        fresh = [r for r in records if start <= _compact(_iso(r["start"])) < end]
+        page_of = fresh[: limit - 1]  # and one record nobody can read
+        return JSONResponse([*page_of, {"uid": "", "type": "sideways"}] if page_of else [])
+
+    fake = Starlette(routes=[Route("/crmapi/v1/history/json", history)])
+    with LiveServer(fake) as odd:
+        pair.connect(domain=odd.url)
+        pressed = page(admin.htmx("POST", "/telephony/megafon/reconcile"))
+        assert "ответ не похож на историю звонков" in pressed.get_text(" ", strip=True)
+
+        mode["name"] = "second page fails"
+        asked.clear()
+        run = run_core(pair.url, _reconcile, project)
+        assert run.result == "error" and "502" in run.error and len(asked) == 2
+        assert run_core(pair.url, _count, calls, project) == 0  # nothing half-applied
+        assert run_core(pair.url, _count, webhook_deliveries, project) == 0
+        assert run_core(pair.url, _sync_row, project)["synced_until"] is None
+
+        mode["name"] = "pages"
+        asked.clear()
+        run = run_core(pair.url, _reconcile, project)
+        assert run.result == "ok", run.error
+        assert (run.calls_read, run.calls_restored) == (501, 501)
+        assert "не удалось прочитать: 2" in run.error  # one bad row on each of two pages
+        assert asked[1]["start"] == _compact(first + timedelta(seconds=498))
+        assert run_core(pair.url, _count, calls, project) == 501
+        assert run_core(pair.url, _sync_row, project)["synced_until"] is not None
+
+
+def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> None:
+    """Two reconciliations of a project at once (two database connections, as two
+    processes): one reads, the other is told one is running. A PBX with only the legacy API
+    gives its CSV (`+7…`, `login@domain`, type `missed`)."""
+    project = pair.ids["project"]
+    pair.connect()
+    run_core(pair.url, _connected_days_ago)
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    pair.pbx("POST", "/simulator/history", data={"count": "40", "day": yesterday})
+    pair.pbx("POST", "/simulator/behaviour", data={"delay": "0.5"})
+
+    async def both(db: Database) -> list[Any]:
+        async with Database(pair.url) as other:
+            return list(await asyncio.gather(_reconcile(db, project), _reconcile(other, project)))
+
+    runs = run_core(pair.url, both)
+    assert sorted(r is None for r in runs) == [False, True]
+    done = next(r for r in runs if r is not None)
+    assert done.result == "ok" and done.calls_read > 0
+    assert run_core(pair.url, _sync_row, project)["lease_owner"] == ""
+    pair.pbx("POST", "/simulator/behaviour", data={"delay": "0"})
+
+    config = SimulatorConfig(api_key=TOKEN, rest=False, step_delay=0.02)
+    with LiveServer(create_simulator(config)) as legacy:
+        legacy_answer = httpx.post(
+            legacy.url + "/simulator/history", data={"count": "30", "day": yesterday}
+        )
+        assert legacy_answer.json()["loaded"] == 30
+        pair.connect(domain=legacy.url)
+
+        async def fresh_window(db: Database) -> Any:
+            await db.execute(pbx_sync.delete())  # read the whole day again, from the legacy API
+            return await _reconcile(db, project)
+
+        run = run_core(pair.url, fresh_window)
+        assert run.result == "ok" and run.error == ""
+        assert run.calls_read > 0 and run.calls_restored == run.calls_read
+        found = run_core(pair.url, _calls, project)
+        legacy_calls = [c for c in found if c["restored_at"] and c["client_phone"]]
+        assert all(c["client_phone"].startswith("7916") for c in legacy_calls)
+        assert {c["pbx_user"] for c in legacy_calls} <= {"admin", "ivanov", "sidorova"}
+        assert "Missed" in {c["status"] for c in legacy_calls}
+
+
+@pytest.mark.parametrize("minutes", ["", "0", "2.5"])
+def test_pbx_sync_minutes_is_read_from_the_environment(tmp_path: Any, minutes: str) -> None:
+    settings = Settings.from_environ({"PBX_SYNC_MINUTES": minutes, "SECRET_KEY": "x"}, tmp_path)
+    assert settings.pbx_sync_minutes == {"": 5.0, "0": 0.0, "2.5": 2.5}[minutes]
