@@ -198,3 +198,41 @@ document.addEventListener("htmx:beforeRequest", function (event) {
   if (queue.querySelector("details[open]") || queue.contains(document.activeElement) &&
       document.activeElement.matches("input, select, textarea")) event.preventDefault();
 });
+// «Сотрудники»: the PBX field offers the PBX's users (templates/employees/_pbx_user_field.html).
+// A click, Enter or Space on one puts its bare login in the field; ArrowDown goes from the field
+// into the list, the arrows move through it, Escape closes it and goes back to the field.
+(function () {
+  function field() { return document.getElementById("f-pbx_user"); }
+  function list() { return document.getElementById("pbx-user-options"); }
+  function options() { var l = list(); return l && !l.hidden ? Array.prototype.slice.call(l.querySelectorAll("[role=option]")) : []; }
+  function close() {
+    var l = list(), input = field();
+    if (l) { l.hidden = true; l.innerHTML = ""; }
+    if (input) input.setAttribute("aria-expanded", "false");
+  }
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest("[data-pbx-login]");
+    var input = field();
+    if (!option || !input) return;
+    input.value = option.getAttribute("data-pbx-login");
+    close();
+    input.focus();
+  });
+  document.addEventListener("keydown", function (event) {
+    var input = field(), all = options();
+    if (!input || !all.length) return;
+    var at = all.indexOf(document.activeElement);
+    if (event.target === input && event.key === "ArrowDown") { all[0].focus(); event.preventDefault(); }
+    else if (at >= 0 && event.key === "ArrowDown") { all[Math.min(at + 1, all.length - 1)].focus(); event.preventDefault(); }
+    else if (at >= 0 && event.key === "ArrowUp") { (at ? all[at - 1] : input).focus(); event.preventDefault(); }
+    else if ((at >= 0 || event.target === input) && event.key === "Escape") { close(); input.focus(); event.preventDefault(); }
+  });
+  document.addEventListener("focusin", function (event) {
+    var option = event.target.closest && event.target.closest("[role=option]");
+    options().forEach(function (o) { o.setAttribute("aria-selected", o === option ? "true" : "false"); });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var input = field();
+    if (input) input.setAttribute("aria-expanded", options().length ? "true" : "false");
+  });
+})();

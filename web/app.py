@@ -27,6 +27,7 @@ from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
 from core.telephony import inbox, public_address, reconciliation, wrong_tokens
+from core.telephony.pbx_directory import Refresher
 from web import logs
 from web.body_limits import MAX_FORM_BODY, BodyLimit, FormBodies
 from web.config import Settings
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> Starlette:
                         reconciliation.run_forever(db, pbx_http, settings.pbx_sync_minutes)
                     )
                 )
+            pbx_users = Refresher(db, pbx_http)
             yield {
                 "db": db,
                 "passwords": Passwords(
@@ -99,9 +101,11 @@ def create_app(settings: Settings) -> Starlette:
                 "wrong_tokens": wrong_token_tally,  # webhooks with a wrong token
                 "settings": settings,
                 "pbx_http": pbx_http,  # one connection pool for every call to the PBX
+                "pbx_directory": pbx_users,  # the PBX's employees, read for «Сотрудники»
                 "hub": hub,
             }
             hub.close_all()  # open streams end now, cleanly (see web/sse.py)
+            await pbx_users.close()
             for task in housekeeping:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

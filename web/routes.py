@@ -24,6 +24,7 @@ from web.views import (
     clients,
     employees,
     missed,
+    pbx_employees,
     profile,
     session,
     settings,
@@ -91,6 +92,14 @@ browser_routes = [
     Route("/employees", employees.index, name="employees"),
     Route("/employees/new", employees.create, methods=BOTH, name="employee_new"),
     Route("/employees/pbx-user-field", employees.pbx_user_field, name="employee_pbx_field"),
+    Route("/employees/pbx-users", pbx_employees.suggestions, name="employee_pbx_users"),
+    Route(
+        "/employees/pbx-refresh",
+        pbx_employees.refresh,
+        methods=POST,
+        name="employees_pbx_refresh",
+    ),
+    Route("/employees/pbx", pbx_employees.match, methods=BOTH, name="employees_pbx_match"),
     Route("/employees/{employee_id:id}", employees.edit, methods=BOTH, name="employee"),
     Route(
         "/employees/{employee_id:id}/deactivate",

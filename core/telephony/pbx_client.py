@@ -227,9 +227,18 @@ _APIS = {a.value: a for a in Api}
 
 @dataclass(frozen=True)
 class PbxUser:
+    """An employee as the PBX lists them: `login` is bare (what `makecall` and `contact`'s
+    `responsible` want back, PROTOCOL.md §6.1); `telnum` is the direct number."""
+
     login: str
     name: str
     ext: str
+    telnum: str = ""
+    email: str = ""
+
+
+USERS_PAGE = 100  # REST `GET /users` is read `USERS_PAGE` employees at a time
+USERS_MAX_PAGES = 200  # a PBX that keeps saying «more» past this is answering nonsense
 
 
 HISTORY_PAGE = 500  # calls asked per page of the history
@@ -321,25 +330,36 @@ class PbxClient:
         return _history(response, pbx_history.read_csv, response.text)
 
     async def users(self) -> list[PbxUser]:
-        """The PBX's employees: also the connection check."""
+        """All the PBX's employees (every page of REST `GET /users`, or legacy `accounts`):
+        also the connection check."""
         if self.api != Api.LEGACY:
-            response = await self._rest("GET", "/users", params={"limit": "1000"})
-            if response is not None:
-                items = _json(response)
-                items = items.get("items", []) if isinstance(items, dict) else items
-                return [
-                    PbxUser(str(u.get("login", "")), str(u.get("name", "")), str(u.get("ext", "")))
-                    for u in items or []
-                    if isinstance(u, dict)
-                ]
+            found: list[PbxUser] = []
+            start = 0  # employees the PBX listed so far (one without a login is not kept)
+            for _page in range(USERS_MAX_PAGES):
+                params = {"start": str(start), "limit": str(USERS_PAGE)}
+                response = await self._rest("GET", "/users", params=params)
+                if response is None:
+                    break  # no REST API here: the legacy one below
+                items, listed, more = _users_page(response, start)
+                found += items
+                start += listed
+                if not listed or not more:
+                    return found
+            else:
+                raise PbxFailed(
+                    200,
+                    _("АТС отдаёт список сотрудников без конца (больше {n} страниц)").format(
+                        n=USERS_MAX_PAGES
+                    ),
+                )
         response = await self._legacy({"cmd": "accounts"})
         items = _json(response)
         if not isinstance(items, list):
             raise PbxFailed(response.status_code, _("ответ не похож на список сотрудников"))
         return [
-            PbxUser(str(u.get("name", "")), str(u.get("realName", "")), str(u.get("ext", "")))
+            user
             for u in items
-            if isinstance(u, dict)
+            if isinstance(u, dict) and (user := _user(u, login="name", name="realName")) is not None
         ]
 
     async def _rest(
@@ -446,6 +466,54 @@ def _call_id(response: httpx.Response) -> str:
     if _PLAIN_ID.fullmatch(text):
         return text
     raise PbxFailed(response.status_code, _("ответ без номера звонка и не в формате API АТС"))
+
+
+def _users_page(response: httpx.Response, before: int) -> tuple[list[PbxUser], int, bool]:
+    """One page of REST `GET /users` (`{"items": [...], "info": {"total", "next"}}`, or a bare
+    list): its employees, how many it listed, and whether more pages follow; `before`
+    employees were listed already."""
+    body = _json(response)
+    if isinstance(body, list):
+        body = {"items": body, "info": {"next": None}}
+    items = body.get("items") if isinstance(body, dict) else None
+    info = body.get("info") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not isinstance(info, dict | None):
+        raise PbxFailed(response.status_code, _("ответ не похож на список сотрудников"))
+    users = [
+        user
+        for u in items
+        if isinstance(u, dict) and (user := _user(u, login="login", name="name")) is not None
+    ]
+    info = info or {}
+    read = before + len(items)
+    total = info.get("total")
+    if isinstance(total, int) and not isinstance(total, bool):
+        more = read < total
+    elif "next" in info:
+        more = info["next"] not in (None, "", False)
+    else:
+        more = len(items) >= USERS_PAGE
+    return users, len(items), more
+
+
+def _user(item: dict[str, Any], *, login: str, name: str) -> PbxUser | None:
+    """One employee of `users` (REST) or `accounts` (legacy, the login in `name`); None
+    without a login, which nothing can be matched by."""
+
+    def field(key: str) -> str:
+        value = item.get(key)
+        return "" if value is None or isinstance(value, dict | list) else str(value).strip()
+
+    bare = field(login).split("@", 1)[0]
+    if not bare:
+        return None
+    return PbxUser(
+        login=bare,
+        name=" ".join(field(name).split()),
+        ext=field("ext"),
+        telnum=field("telnum"),
+        email=field("email").lower(),
+    )
 
 
 def _history(response: httpx.Response, read: Callable[[Any], History], body: Any) -> History:

@@ -25,6 +25,7 @@ PAGES = [
     "/clients/new",
     "/employees",
     "/employees/new",
+    "/employees/pbx",
     "/bot",
     "/telephony",
     "/telephony/megafon",

@@ -1,6 +1,8 @@
 """Every form control on every page has a label a screen reader can read."""
 
 from core import dialogs, projects, variables
+from core.telephony import pbx_directory
+from core.telephony.pbx_client import PbxUser
 from tests.support import builders
 from tests.support.pages import page
 
@@ -27,6 +29,7 @@ def test_every_page_labels_its_inputs(browser):
     client = browser.run(builders.client, admin["project_id"])
     browser.run(variables.set_variable, admin["project_id"], client["id"], "city", "Москва")
     browser.run(dialogs.add_note, admin["project_id"], client["id"], admin["id"], "заметка")
+    browser.run(pbx_directory.store, admin["project_id"], [PbxUser("ivanov", "Иван Иванов", "701")])
     assert unlabelled(page(browser.get("/login"))) == []
     browser.login("anna@romashka.ru")
     for url in [
@@ -37,6 +40,7 @@ def test_every_page_labels_its_inputs(browser):
         "/employees",
         "/employees/new",
         f"/employees/{admin['id']}",
+        "/employees/pbx",
         "/settings",
         "/settings/api-key/regenerate",
     ]:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from core import employees
 from core.errors import ValidationError
+from core.telephony import pbx_directory
 from web.actor import actor
 from web.auth import admin_required
 from web.forms import text
@@ -29,7 +30,7 @@ def _input(form: FormData) -> employees.EmployeeInput:
     )
 
 
-def _form(
+async def _form(
     request: Request,
     values: Mapping[str, Any],
     *,
@@ -37,22 +38,31 @@ def _form(
     errors: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    context = {"form": values, "employee": employee, "errors": errors or {}}
+    directory = await request.state.pbx_directory.current(request.state.user["project_id"])
+    context = {"form": values, "employee": employee, "errors": errors or {}, "pbx": directory}
     return render(request, "employees/form.html", context, status)
 
 
 @admin_required
 async def index(request: Request) -> Response:
-    """Every employee of the project, active ones first."""
-    rows = await employees.list_employees(request.state.db, request.state.user["project_id"])
-    return render(request, "employees/list.html", {"employees": rows})
+    """Every employee of the project, active ones first; those whose PBX login is gone from
+    the PBX are flagged."""
+    project_id = request.state.user["project_id"]
+    directory = await request.state.pbx_directory.current(project_id)
+    rows = await employees.list_employees(request.state.db, project_id)
+    context = {
+        "employees": rows,
+        "pbx": directory,
+        "missing": await pbx_directory.missing(request.state.db, project_id),
+    }
+    return render(request, "employees/list.html", context)
 
 
 @admin_required
 async def create(request: Request) -> Response:
     """Add an employee."""
     if request.method == "GET":
-        return _form(
+        return await _form(
             request, {"role": employees.Role.MANAGER, "call_method": employees.CallMethod.DISABLED}
         )
     form = await request.form()
@@ -65,7 +75,7 @@ async def create(request: Request) -> Response:
             who=actor(request),
         )
     except ValidationError as e:
-        return _form(request, form, errors=e.errors, status=422)
+        return await _form(request, form, errors=e.errors, status=422)
     return redirect(request, "employees", query={"saved": 1})
 
 
@@ -77,7 +87,7 @@ async def edit(request: Request) -> Response:
         request.state.db, project_id, request.path_params["employee_id"]
     )
     if request.method == "GET":
-        return _form(
+        return await _form(
             request, {**employee, "pbx_user": employee["pbx_user"] or ""}, employee=employee
         )
     form = await request.form()
@@ -91,7 +101,7 @@ async def edit(request: Request) -> Response:
             who=actor(request),
         )
     except ValidationError as e:
-        return _form(request, form, employee=employee, errors=e.errors, status=422)
+        return await _form(request, form, employee=employee, errors=e.errors, status=422)
     return redirect(request, "employees", query={"saved": 1})
 
 
@@ -117,4 +127,6 @@ async def pbx_user_field(request: Request) -> Response:
         "call_method": request.query_params.get("call_method", ""),
         "pbx_user": request.query_params.get("pbx_user", ""),
     }
-    return render(request, "employees/_pbx_user_field.html", {"form": values, "errors": {}})
+    directory = await pbx_directory.read(request.state.db, request.state.user["project_id"])
+    context = {"form": values, "errors": {}, "pbx": directory}
+    return render(request, "employees/_pbx_user_field.html", context)

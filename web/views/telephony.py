@@ -11,6 +11,7 @@ from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.telephony import call_rules, connection, reconciliation, wrong_tokens
 from core.telephony.pbx_client import PbxError
+from core.telephony.pbx_directory import check_connection
 from web.actor import actor
 from web.auth import admin_required
 from web.forms import text
@@ -130,7 +131,7 @@ async def rules(request: Request) -> Response:
 async def check(request: Request) -> Response:
     """«Проверить подключение»: ask the PBX for its employees and say what happened."""
     try:
-        users = await connection.check(
+        users = await check_connection(  # the employees it reads go to «Сотрудники» too
             request.state.db,
             request.state.pbx_http,
             request.state.user["project_id"],
