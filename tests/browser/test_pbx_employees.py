@@ -82,6 +82,10 @@ def test_pick_a_pbx_user_from_the_list_by_mouse_and_by_keyboard(new_page, live, 
         page.keyboard.press("Enter")
         expect(field).to_have_value("ivanov")
         expect(field).to_be_focused()
+        # «Обновить из АТС» reads the PBX again and keeps what the field holds.
+        page.get_by_role("button", name="Обновить из АТС").click()
+        expect(page.locator("#pbx-user-field .pbx-status")).to_contain_text("Сотрудников в АТС: 3")
+        expect(field).to_have_value("ivanov")
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
         page.get_by_role("button", name="Сохранить").click()
         expect(page.get_by_role("row", name="Анна Админова")).to_contain_text("(ivanov)")
