@@ -37,6 +37,8 @@ def _unreadable(reason: Unreadable) -> str:
         return _("В JSON больше {depth} уровней вложенности.").format(depth=MAX_DEPTH)
     if reason is Unreadable.NOT_A_FORM:
         return _("Тело запроса — не форма multipart (или в ней есть файлы).")
+    if reason is Unreadable.UNKNOWN_CHARSET:
+        return _("Кодировка, названная в Content-Type (charset), неизвестна.")
     return _("Ожидался JSON-объект.")
 
 

@@ -135,7 +135,7 @@ def create_app(settings: Settings) -> Starlette:
 class _PeoplesSide(Mount):
     """People's pages, with what they need and machines do not: a signed session, CSRF
     protection, their language, error pages. A path nobody has is theirs too (a 404 page),
-    except where the machines' side has a say: a machine's path asked the wrong way (a GET to
+    except where the machines' side has a say: a machine's path asked the wrong way (a PUT to
     `/megafon_webhook`) is answered 405 in JSON, and one with a slash too many or too few
     (`/megafon_webhook/`) is redirected to it, as Starlette's router does."""
 

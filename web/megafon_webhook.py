@@ -1,4 +1,7 @@
-"""`POST /megafon_webhook`: the single URL the PBX posts every command to (PROTOCOL.md §1)."""
+"""`/megafon_webhook`: the single URL the PBX sends every command to (PROTOCOL.md §1).
+
+The PBX posts a form; its vendor also documents GET for `history`, and peers read GET and POST
+alike (§6.1): the fields are the query string's and the body's, the body's winning."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ UNREADABLE = {
     Unreadable.NOT_AN_OBJECT: "the JSON body must be an object",
     Unreadable.TOO_DEEP: f"the JSON body is nested deeper than {MAX_DEPTH} levels",
     Unreadable.NOT_A_FORM: "the body is not a valid multipart form without files",
+    Unreadable.UNKNOWN_CHARSET: "the charset named in Content-Type is unknown",
 }
 
 
@@ -35,10 +39,11 @@ async def megafon_webhook(request: Request) -> Response:
 
 
 async def _fields(request: Request) -> dict[str, str]:
-    """Every field as text, exactly as sent (a NUL is the protocol's to refuse); a JSON value
-    that is not a string is kept as its JSON, a null as not sent."""
+    """Every field as text, exactly as sent (a NUL is the protocol's to refuse), from the query
+    string and the body; a JSON value that is not a string is kept as its JSON, a null as not
+    sent."""
     try:
-        fields = await body_fields(request)
+        fields = {**request.query_params, **await body_fields(request)}
     except UnreadableBody as e:
         raise InvalidWebhook({"body": UNREADABLE[e.reason]}) from e
     return {k: v if isinstance(v, str) else _json(v) for k, v in fields.items() if v is not None}

@@ -164,11 +164,12 @@ browser_routes = [
 MACHINE_BODY = [Middleware(BodyLimit, limit=MAX_BODY, answer=json_answer)]
 
 machine_routes = [
-    # The PBX posts every command here (first: it is the busiest route)
+    # The PBX posts every command here (first: it is the busiest route); GET too, as its
+    # vendor documents for `history`
     Route(
         "/megafon_webhook",
         megafon_webhook,
-        methods=POST,
+        methods=BOTH,
         name="megafon_webhook",
         middleware=MACHINE_BODY,
     ),

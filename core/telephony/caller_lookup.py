@@ -14,13 +14,14 @@ from core import matching, phones
 from core.db import Database, prepared
 from core.employees import CallMethod
 from core.tables import clients, users
+from core.telephony.protocol import bare_login
 
 
 class ContactAnswer(TypedDict, total=False):
     """The answer to `cmd=contact`, as the PBX reads it; `{}` for a number nobody has."""
 
     contact_name: str
-    responsible: str  # the PBX login of the employee the call goes to first
+    responsible: str  # the PBX login (bare, no `@domain`) of the employee the call goes to first
 
 
 _CONTACT = prepared(
@@ -48,5 +49,6 @@ async def who_is_calling(db: Database, project_id: int, phone: str) -> ContactAn
     answer: ContactAnswer = {"contact_name": row["name"] or phones.display(row["phone"] or digits)}
     # Only an active employee the PBX knows can take the call; otherwise the PBX's own plan.
     if row["pbx_user"] and row["is_active"] and row["call_method"] == CallMethod.MEGAFON:
-        answer["responsible"] = row["pbx_user"]
+        # The bare login the PBX's own lists show, whatever `@domain` the setting carries.
+        answer["responsible"] = bare_login(row["pbx_user"])
     return answer

@@ -13,7 +13,7 @@ from core import events
 from core.db import Database, Prepared, prepared
 from core.i18n import gettext as _
 from core.tables import calls, users
-from core.telephony.protocol import CallStatus, Direction, EventType
+from core.telephony.protocol import CallStatus, Direction, EventType, pbx_login
 
 
 class Call(TypedDict):
@@ -32,6 +32,7 @@ class Call(TypedDict):
     group_name: str
     last_event: str  # an `EventType`, or ""
     status: str  # a `CallStatus` once history came, else ""
+    status_raw: str  # a status the CRM does not know, as sent ("" when `status` is as sent)
     started_at: datetime | None
     duration: int | None
     wait: int | None
@@ -129,7 +130,8 @@ async def employee_names(db: Database, project_id: int) -> dict[str, str]:
     names = {}
     for row in rows:
         names[row["pbx_user"]] = row["name"]
-        names.setdefault(row["pbx_user"].split("@", 1)[0], row["name"])
+        # Calls keep the login as webhooks name it: lowercase, without `@domain`.
+        names.setdefault(pbx_login(row["pbx_user"]), row["name"])
     return names
 
 

@@ -27,7 +27,7 @@ from core.tables import call_requests
 from core.telephony import call_journal, call_rules, calls, connection, missed_calls
 from core.telephony.calls import Call
 from core.telephony.pbx_client import PbxError
-from core.telephony.protocol import Direction
+from core.telephony.protocol import Direction, bare_login
 
 REPEAT_WINDOW = timedelta(seconds=20)
 
@@ -79,7 +79,7 @@ class CallRequest:
 
 def _clean(pbx_user: str, phone: str) -> tuple[str, str]:
     errors = {}
-    pbx_user = pbx_user.strip()
+    pbx_user = bare_login(pbx_user)  # `ivanov@vats1.megapbx.ru`: the PBX knows `ivanov`
     if not pbx_user:
         errors["user"] = _(
             "Укажите логин, внутренний или прямой номер сотрудника в АТС, например ivanov."

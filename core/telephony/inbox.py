@@ -3,9 +3,10 @@
 Each webhook with a valid token is stored raw in `webhook_deliveries` and applied in the same
 transaction; the caller answers the PBX only after `receive` returns, that is after the commit.
 A repeated delivery (same call, command and event type, or the same history) finds its key in
-`webhook_effects` and changes nothing. A processing failure rolls back the effects only: the
-raw payload stays, with the error, for an admin to read and re-run. The journal is kept for a
-number of days and up to a number of rows per project (`purge`).
+`webhook_effects` and changes nothing; another history of a call only fills what the first
+lacked, and is a repeat when it adds nothing. A processing failure rolls back the effects
+only: the raw payload stays, with the error, for an admin to read and re-run. The journal is
+kept for a number of days and up to a number of rows per project (`purge`).
 """
 
 from __future__ import annotations
@@ -187,7 +188,20 @@ async def _apply(
         keys=("project_id", "key"),
     ):
         return DeliveryResult.DUPLICATE, {"status": "ok"}
-    await notifications.apply(db, project_id, hook, now, origin=origin.value)
+    if hook.cmd == Command.HISTORY:
+        # Another history of the call, delivered at the same moment, waits here until this
+        # one commits, so that only the first decides the outcome (`notifications.apply`).
+        await db.insert_ignore(
+            webhook_effects,
+            {
+                "project_id": project_id,
+                "key": protocol.outcome_key(hook.callid),
+                "delivery_id": delivery_id,
+            },
+            keys=("project_id", "key"),
+        )
+    if not await notifications.apply(db, project_id, hook, now, origin=origin.value):
+        return DeliveryResult.DUPLICATE, {"status": "ok"}  # a later history with nothing new
     return DeliveryResult.OK, {"status": "ok"}
 
 

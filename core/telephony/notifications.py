@@ -2,11 +2,17 @@
 
 The notification texts are a public contract that bots match literally:
 `megafon_call_event <TYPE>` and `megafon_call_status <Status>`.
+
+A call's first `history` decides its outcome and writes the status message; the PBX may send
+another one (the recording link later; reconciliation reads the PBX's history API back), which
+only fills what is still blank and writes no second message. An event after the history only
+fills the call's blank details: no variables, no message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +20,14 @@ from core import dialogs, matching, variables
 from core.db import Database
 from core.telephony import call_journal, calls, missed_calls, popups
 from core.telephony.calls import Call
-from core.telephony.protocol import CallStatus, Command, Direction, EventType, Webhook
+from core.telephony.protocol import (
+    CallStatus,
+    Command,
+    Direction,
+    EventType,
+    Webhook,
+    fallback_status,
+)
 
 # INCOMING and CANCELLED only drive the incoming-call popup; they write nothing to the dialog.
 DIALOG_EVENTS = (
@@ -64,8 +77,9 @@ def _call_variables(hook: Webhook, call: Call) -> dict[str, str]:
 
 async def apply(
     db: Database, project_id: int, hook: Webhook, now: datetime, *, origin: str = ""
-) -> None:
-    """Apply an event, history or rating webhook (inside the caller's transaction).
+) -> bool:
+    """Apply an event, history or rating webhook (inside the caller's transaction); False when
+    it changed nothing (a later history with nothing new: the caller journals a repeat).
 
     `origin` (`inbox.Origin`): `pbx_history` when reconciliation restored it from the PBX's
     history: the call's `restored_at` is set the first time, its status message is marked."""
@@ -79,13 +93,25 @@ async def apply(
         known: Mapping[str, object] = call
         values = {k: v for k, v in values.items() if not known[k] or k in ("updated_at",)}
     text = None
+    call_variables: dict[str, str] | None = None  # None: `_call_variables`
     if hook.cmd == Command.EVENT:
-        assert hook.event_type is not None  # `parse` requires it
-        values.update(_event_values(hook, hook.event_type, call, now, final))
-        if hook.event_type in DIALOG_EVENTS:
-            text = event_text(hook.event_type)
+        if hook.event_type is None or final:
+            # A type the CRM does not know only names its call. After the history an event
+            # is too late: the call is over and history has the last word, the client's
+            # variables may describe a newer call already, and a `megafon_call_event` after
+            # `megafon_call_status` would restart a bot's reaction. It fills blanks, no more.
+            call_variables = {}
+        else:
+            values.update(_event_values(hook, hook.event_type, call, now))
+            text = event_text(hook.event_type) if hook.event_type in DIALOG_EVENTS else None
+    elif hook.cmd == Command.HISTORY and final:
+        values.update(_blanks(hook, call))
+        if not any(v is not None for k, v in values.items() if k != "updated_at"):
+            return False  # nothing new: a repeat
+        call_variables = await _late_variables(db, client_id, hook, values)
     elif hook.cmd == Command.HISTORY:
-        assert hook.status is not None and hook.direction is not None  # `parse` requires them
+        hook = _resolved(hook, call)
+        assert hook.status is not None and hook.direction is not None
         values.update(_history_values(hook, hook.status, hook.direction, call, now))
         text = status_text(hook.status)
     elif hook.cmd == Command.RATING:
@@ -108,16 +134,18 @@ async def apply(
             {
                 "transferred_from": hook.callid,
                 "client_id": second["client_id"] or client_id,
-                "phone": second["phone"] or hook.phone,
+                "phone": second["phone"] or hook.phone[: WIDTHS["phone"]],
                 "direction": second["direction"] or Direction.IN.value,
             },
         )
     if client_id is None:
-        return  # an internal call: nothing to show in a client's dialog
+        return True  # an internal call: nothing to show in a client's dialog
     await calls.changed(db, project_id, client_id, call["id"])
-    if hook.cmd != Command.RATING:
+    if call_variables is None:
+        call_variables = _call_variables(hook, call)
+    if hook.cmd != Command.RATING and call_variables:
         await variables.set_variables(
-            db, project_id, client_id, _call_variables(hook, call), client_checked=True
+            db, project_id, client_id, call_variables, client_checked=True
         )
     if text:
         await dialogs.add_message(
@@ -132,6 +160,7 @@ async def apply(
         )
     # After the call's own message: «megafon_call_status Missed», then «megafon_missed_opened».
     await missed_calls.follow(db, project_id, hook, call, client_id, now)
+    return True
 
 
 # The columns get the enums' values: sqlite3 binds a str subclass through its adapter lookup,
@@ -139,11 +168,9 @@ async def apply(
 
 
 def _event_values(
-    hook: Webhook, event_type: EventType, call: Call, now: datetime, final: bool
+    hook: Webhook, event_type: EventType, call: Call, now: datetime
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if not final:
-        values["last_event"] = event_type.value
+    values: dict[str, Any] = {"last_event": event_type.value}
     if event_type == EventType.INCOMING and call["incoming_at"] is None:
         values["incoming_at"] = now
     if event_type == EventType.ACCEPTED and call["accepted_at"] is None:
@@ -159,6 +186,8 @@ def _history_values(
     hook: Webhook, status: CallStatus, direction: Direction, call: Call, now: datetime
 ) -> dict[str, Any]:
     values: dict[str, Any] = {"status": status.value, "direction": direction.value}
+    if hook.status_raw:  # applied as `status`, kept as it came
+        values["status_raw"] = hook.status_raw[:40]
     values["started_at"] = hook.start or call["incoming_at"] or call["created_at"]
     values["duration"] = hook.duration if hook.duration is not None else 0
     if hook.wait is not None:
@@ -170,3 +199,49 @@ def _history_values(
     if call["ended_at"] is None:
         values["ended_at"] = now
     return values
+
+
+def _resolved(hook: Webhook, call: Call) -> Webhook:
+    """A history with its direction and status known: a direction untold (or a word the CRM
+    does not know) is the call's, as its events or our makeCall told it, else `in`; a status
+    the CRM does not know is applied as its `fallback_status`."""
+    known = {d.value: d for d in Direction}
+    direction = hook.direction or known.get(call["direction"]) or Direction.IN
+    status = hook.status or fallback_status(hook.duration, direction)
+    return replace(hook, direction=direction, status=status)
+
+
+def _blanks(hook: Webhook, call: Call) -> dict[str, Any]:
+    """What a later history of a call adds: only what the first lacked (the recording link
+    often comes later; the PBX's history API may know the wait or the rating). The outcome,
+    the start and a duration already told stay as the first history said."""
+    values: dict[str, Any] = {}
+    if hook.link and not call["record_link"]:
+        values["record_link"] = hook.link
+    if hook.duration and not call["duration"]:
+        values["duration"] = hook.duration
+    if hook.wait is not None and call["wait"] is None:
+        values["wait"] = hook.wait
+    if hook.rating is not None and call["rating"] is None:
+        values["rating"] = hook.rating
+    return values
+
+
+_LATE = {
+    "record_link": "megafon_record_link",
+    "pbx_user": "megafon_call_user",
+    "ext": "megafon_call_ext",
+}
+
+
+async def _late_variables(
+    db: Database, client_id: int | None, hook: Webhook, values: Mapping[str, Any]
+) -> dict[str, str]:
+    """The client's variables a later history fills, only while they still describe this call
+    (its `megafon_call_id`): a newer call's are never overwritten."""
+    if client_id is None:
+        return {}
+    rows = await variables.list_variables(db, client_id)
+    if not any(r["name"] == "megafon_call_id" and r["value"] == hook.callid for r in rows):
+        return {}
+    return {name: values[column] for column, name in _LATE.items() if values.get(column)}

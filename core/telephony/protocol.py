@@ -2,10 +2,18 @@
 
 `parse` turns the raw fields into a `Webhook` or raises `InvalidWebhook` naming every problem.
 Unknown extra fields are kept as they are (`z-flag`, `telnum_name`, `missedStatus`, …).
+
+A word the CRM does not know is no problem: the set of statuses and event types has grown over
+the years (PROTOCOL.md §6.1), so an unknown history `status` is kept in `status_raw` and applied
+as `fallback_status`, an unknown event `type` in `event_raw` (the event then only names its
+call), an unknown direction is untold. Only a missing `callid`/`phone`, an unknown `cmd` or a
+value that cannot be read (a date, a number, a NUL) is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,7 +84,7 @@ MAX_CALLID = 200
 REQUIRED = {
     Command.CONTACT: ("phone",),
     Command.EVENT: ("type", "callid", "phone"),
-    Command.HISTORY: ("type", "status", "callid", "phone"),
+    Command.HISTORY: ("status", "callid", "phone"),  # a direction untold is the call's
     Command.RATING: ("callid", "rating"),
 }
 
@@ -101,8 +109,10 @@ class Webhook:
     phone: str = ""
     event_type: EventType | None = None  # event only
     direction: Direction | None = None  # event (when told or implied) and history
-    status: CallStatus | None = None  # history only
-    user: str = ""  # the PBX login, `@domain` stripped
+    status: CallStatus | None = None  # history only; None: a word the CRM does not know
+    status_raw: str = ""  # history: the `status` as sent when the CRM does not know it
+    event_raw: str = ""  # event: the `type` as sent when the CRM does not know it
+    user: str = ""  # the PBX login, `@domain` stripped; "" for `pbx`, a group, the IVR
     ext: str = ""
     telnum: str = ""
     diversion: str = ""
@@ -125,9 +135,13 @@ class Webhook:
             # A group call rings (and cancels) each employee with the same callid.
             return f"event:{self.callid}:{self.event_type}:{pbx_login(self.user) or self.ext}"
         if self.cmd == Command.EVENT:
-            return f"event:{self.callid}:{self.event_type}"
+            return f"event:{self.callid}:{self.event_type or self.event_raw[:40]}"
         if self.cmd == Command.HISTORY:
-            return f"history:{self.callid}"
+            # By content: the same history again is a repeat, another one for the call (the
+            # recording link coming later, the PBX's history API read back) is not; what a
+            # second history may still change is `notifications.apply`'s to decide.
+            sent = json.dumps(sorted((k, v.strip()) for k, v in self.fields.items()))
+            return f"history:{self.callid}:{hashlib.sha256(sent.encode()).hexdigest()[:16]}"
         if self.cmd == Command.RATING:
             return f"rating:{self.callid}:{self.rating}"
         return None
@@ -140,9 +154,46 @@ _IMPLIED_DIRECTION: dict[EventType | None, Direction] = {
 }
 
 
+def outcome_key(callid: str) -> str:
+    """The `webhook_effects` key of a call's outcome: only the first history of a call
+    decides it (and writes `megafon_call_status …`)."""
+    return f"history:{callid}"
+
+
 def pbx_login(user: str) -> str:
     """`ivanov@vats123456.megapbx.ru` and `ivanov` are the same PBX user."""
     return user.strip().split("@", 1)[0].lower()
+
+
+def bare_login(setting: str) -> str:
+    """What the PBX is told when the CRM talks back (`contact`'s `responsible`, makeCall's
+    `user`): the login as its own lists show it, without the `@domain` a webhook may carry
+    (PROTOCOL.md §6.1); an extension or a number as it is."""
+    return setting.strip().split("@", 1)[0].strip()
+
+
+# `user` values that name no employee: the PBX itself, its voice menu and fax, seen on
+# missed and off-hours calls (PROTOCOL.md §1.8, §6.1); groups are `g_<id>`.
+NOT_PEOPLE = frozenset({"pbx", "ivr", "fax", "voicemail"})
+
+
+def person(user: str) -> str:
+    """The PBX login of an employee `user` names, or "" when it names none (`pbx`, a group
+    `g_…@domain`, the IVR, nothing)."""
+    login = pbx_login(user)
+    return "" if login in NOT_PEOPLE or login.startswith("g_") else login
+
+
+def fallback_status(duration: int | None, direction: Direction) -> CallStatus:
+    """The outcome a `status` the CRM does not know is applied as (bots match the known
+    spellings literally, so the message uses one of them). Whatever the new word means, a
+    duration says someone talked: `Success`. Without one an inbound call was not answered:
+    `Missed`, so the client lands in «Пропущенные» and is called back rather than forgotten;
+    an outbound call did not reach the client: `Cancel`, MegaFon's word for an unanswered
+    outbound call (PROTOCOL.md §6.1)."""
+    if duration:
+        return CallStatus.SUCCESS
+    return CallStatus.MISSED if direction == Direction.IN else CallStatus.CANCEL
 
 
 def parse_start(value: str) -> datetime:
@@ -186,22 +237,17 @@ def parse(raw: Mapping[str, str]) -> Webhook:
     if len(callid) > MAX_CALLID:
         errors["callid"] = f"callid is longer than {MAX_CALLID} characters"
     event_type = direction = status = None
+    event_raw = status_raw = ""
     if cmd == Command.EVENT and "type" not in errors:
         event_type = _EVENT_TYPES.get(clean["type"].upper())
-        if event_type is None:
-            errors["type"] = f"unknown event type {clean['type']!r}"[:200]
-        told = clean.get("direction", "").lower()
-        direction = _DIRECTIONS.get(told)
-        if told and direction is None:
-            errors["direction"] = "direction must be in or out"
+        event_raw = "" if event_type else clean["type"]
+        direction = _DIRECTIONS.get(clean.get("direction", "").lower())  # else untold
         direction = direction or _IMPLIED_DIRECTION.get(event_type)
     if cmd == Command.HISTORY:
+        # Unknown: `notifications.apply` takes the call's known direction, else `in`.
         direction = _DIRECTIONS.get(clean.get("type", "").lower())
-        if "type" not in errors and direction is None:
-            errors["type"] = "type must be in or out for cmd=history"
         status = STATUSES.get(clean.get("status", "").lower())
-        if "status" not in errors and status is None:
-            errors["status"] = f"unknown status {clean['status']!r}"[:200]
+        status_raw = "" if status else clean.get("status", "")
     start = None
     if clean.get("start"):
         try:
@@ -248,7 +294,9 @@ def parse(raw: Mapping[str, str]) -> Webhook:
         event_type=event_type,
         direction=direction,
         status=status,
-        user=pbx_login(clean.get("user", "")),
+        status_raw=status_raw,
+        event_raw=event_raw,
+        user=person(clean.get("user", "")),
         ext=clean.get("ext", ""),
         telnum=clean.get("telnum", ""),
         diversion=clean.get("diversion", ""),

@@ -23,19 +23,26 @@ CRM_KEY = "crm-secret"
 
 
 class CapturingCrm:
-    """A CRM that records every webhook's form fields and answers 200 `{}`."""
+    """A CRM that records every webhook's fields (query string and form) and answers 200 `{}`;
+    `requests` keeps how each came: method, Content-Type, body."""
 
     def __init__(self) -> None:
         self.url = ""
         self.received: list[dict[str, str]] = []
+        self.requests: list[tuple[str, str, bytes]] = []
         self.lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/megafon_webhook", self.hook, methods=["POST"])])
+        self.app = Starlette(routes=[Route("/megafon_webhook", self.hook, methods=["GET", "POST"])])
 
     async def hook(self, request: Request) -> JSONResponse:
+        body = await request.body()
         async with request.form() as form:
-            fields = {k: v for k, v in form.items() if isinstance(v, str)}
+            fields = {
+                **request.query_params,
+                **{k: v for k, v in form.items() if isinstance(v, str)},
+            }
         with self.lock:
             self.received.append(fields)
+            self.requests.append((request.method, request.headers.get("content-type", ""), body))
         return JSONResponse({})
 
     def of_call(self, callid: str) -> list[dict[str, str]]:

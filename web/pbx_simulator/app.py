@@ -31,6 +31,7 @@ def create_simulator(config: SimulatorConfig) -> Starlette:
         Route("/records/{callid}.wav", recording, name="record"),
         Route("/simulator/scenario", control.scenario, methods=["POST"], name="scenario"),
         Route("/simulator/behaviour", control.behaviour, methods=["POST"], name="behaviour"),
+        Route("/simulator/quirks", control.quirks, methods=["POST"], name="quirks"),
         Route("/simulator/calls", control.calls, name="calls"),
         Route("/simulator/log", control.log, name="log"),
         Route("/simulator/history", control.load_history, methods=["POST"], name="load_history"),

@@ -8,6 +8,7 @@ import uvicorn
 
 from web.pbx_simulator.app import create_simulator
 from web.pbx_simulator.config import DEMO_API_KEY, SimulatorConfig
+from web.pbx_simulator.quirks import Quirks
 
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +34,14 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--legacy-only", action="store_true", help="без REST API: только /sys/crm_api.wcgp"
     )
     parser.add_argument("--public-url", default="", help="адрес симулятора для ссылок на записи")
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        choices=Quirks.names(),
+        help="слать, как настоящая АТС (можно несколько раз): статусы строчными, "
+        "user@домен, запись во второй history, GET, windows-1251",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         step_delay=args.step_delay,
         rest=not args.legacy_only,
+        quirks=Quirks(**dict.fromkeys(args.quirk, True)),
     )
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
     domain = f"http://{f'[{host}]' if ':' in host else host}:{args.port}"

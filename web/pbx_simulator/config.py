@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from web.pbx_simulator.quirks import Quirks
+
 DEMO_API_KEY = "sim-token"
 
 
@@ -46,3 +48,4 @@ class SimulatorConfig:
     step_delay: float = 1.0
     rest: bool = True
     users: list[dict[str, str]] = field(default_factory=default_users)
+    quirks: Quirks = field(default_factory=Quirks)  # what real PBXs send (quirks.py)

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from web.pbx_simulator.fields import Fields, read_fields
 from web.pbx_simulator.pbx import Behaviour, is_phone, pbx_of
+from web.pbx_simulator.quirks import Quirks
 from web.pbx_simulator.recordings import recordings_url
 from web.pbx_simulator.scenarios import DEFAULT_PHONE, OUTCOMES, SCENARIOS, scenario_phone
 
@@ -74,6 +75,18 @@ async def behaviour(request: Request) -> Response:
     if fields.get("back"):
         return RedirectResponse(request.url_for("simulator_page"), status_code=303)
     return JSONResponse(asdict(pbx.behaviour))
+
+
+async def quirks(request: Request) -> Response:
+    """Switch what real PBXs send (`quirks.py`): each named field `1` or `on` is on, the
+    rest off (a form's unticked boxes are not sent)."""
+    pbx = pbx_of(request)
+    fields = await read_fields(request)
+    chosen = {name: fields.get(name, "") in ("1", "on", "true") for name in Quirks.names()}
+    pbx.config.quirks = Quirks(**chosen)
+    if fields.get("back"):
+        return RedirectResponse(request.url_for("simulator_page"), status_code=303)
+    return JSONResponse(chosen)
 
 
 async def calls(request: Request) -> Response:

@@ -20,7 +20,10 @@ SCENARIOS = {
     "busy": "Исходящий, занято",
     "not_available": "Исходящий, недоступен",
     "unknown_caller": "Звонит новый номер",
+    "off_hours": "Входящий в нерабочее время (без событий)",
+    "missed_group": "Входящий в отдел, никто не ответил",
 }
+GROUP = "Отдел продаж"  # the department of `missed_group`, as `groupRealName` names it
 OUTCOMES = ("Success", "Busy", "NotAvailable", "Missed")
 
 
@@ -48,6 +51,10 @@ class Call:
             return self.inbound(user, "Missed")
         if name == "transferred":
             return self.inbound(user, "Success", transfer_to=next_user)
+        if name == "off_hours":
+            return self.off_hours()
+        if name == "missed_group":
+            return self.missed_group([user, next_user])
         return self.outbound(user, "Busy" if name == "busy" else "NotAvailable")
 
     def outbound(self, user: dict[str, str], outcome: str) -> list[Fields]:
@@ -77,6 +84,24 @@ class Call:
             user = transfer_to
         steps.append(self._event("COMPLETED", user, "in"))
         return [*steps, self._history("in", outcome, user)]
+
+    def off_hours(self) -> list[Fields]:
+        """Out of working hours the IVR answers and no employee is rung: the PBX sends no
+        events, only `contact` and a `history` whose user is the PBX itself (PROTOCOL.md §6.1)."""
+        contact = {"cmd": "contact", "phone": self.phone, "callid": self.callid}
+        pbx = {"login": "pbx", "ext": "", "telnum": ""}
+        return [{**contact, "diversion": COMPANY_NUMBER}, self._history("in", "Missed", pbx)]
+
+    def missed_group(self, members: list[dict[str, str]]) -> list[Fields]:
+        """A call to a department rings each member, nobody answers; the history names the
+        group `g_…`, not a person (seen live on missed calls, PROTOCOL.md §1.8)."""
+        group = "g_" + uuid.uuid5(uuid.NAMESPACE_DNS, GROUP).hex[:12]
+        contact = {"cmd": "contact", "phone": self.phone, "callid": self.callid}
+        steps = [{**contact, "diversion": COMPANY_NUMBER}]
+        for kind in ("INCOMING", "CANCELLED"):
+            steps += [{**self._event(kind, m, "in"), "groupRealName": GROUP} for m in members]
+        history = self._history("in", "Missed", {"login": group, "ext": "", "telnum": ""})
+        return [*steps, {**history, "groupRealName": GROUP, "group": group}]
 
     def _event(self, kind: str, user: dict[str, str], direction: str) -> Fields:
         fields = {"cmd": "event", "type": kind, "direction": direction, **self._common(user)}

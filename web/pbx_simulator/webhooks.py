@@ -32,7 +32,7 @@ class CrmWebhooks:
 
     def play_later(self, steps: list[Fields]) -> None:
         """Send the steps in the background, the way the real PBX paces a call."""
-        task = asyncio.create_task(self._play(steps))
+        task = asyncio.create_task(self._play(self.config.quirks.shape(steps)))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -55,7 +55,9 @@ class CrmWebhooks:
             entry["error"] = "адрес CRM не задан, вебхук не отправлен"
         else:
             try:
-                response = await self.http.post(self.config.crm_url, data=sent)
+                response = await self.http.request(
+                    **self.config.quirks.request(self.config.crm_url, sent)
+                )
             except Exception as e:  # a broken or absent CRM must never stop the simulator
                 entry["error"] = f"{type(e).__name__}: {e}".rstrip(": ")
             else:

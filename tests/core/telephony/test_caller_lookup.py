@@ -18,7 +18,7 @@ async def test_contact_answers_the_name_and_the_responsible_pbx_login(db):
     await builders.client(db, pid, name="ООО Ромашка, Иван Петров", responsible_id=ivan["id"])
     assert await caller_lookup.who_is_calling(db, pid, "79161234567") == {
         "contact_name": "ООО Ромашка, Иван Петров",
-        "responsible": "ivanov@vats1.megapbx.ru",
+        "responsible": "ivanov",  # the bare login the PBX's own lists show (PROTOCOL.md §6.1)
     }
 
 

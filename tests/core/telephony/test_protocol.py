@@ -98,25 +98,9 @@ def test_unknown_fields_are_kept_and_a_link_that_is_no_web_address_is_not_follow
         ({"cmd": "hangup"}, {"cmd"}),
         ({"cmd": "contact"}, {"phone"}),
         ({"cmd": "event", "phone": "7916"}, {"type", "callid"}),
-        ({"cmd": "event", "type": "RINGING", "callid": "c1", "phone": "7916"}, {"type"}),
-        (
-            {"cmd": "event", "type": "ACCEPTED", "callid": "c1", "phone": "7", "direction": "up"},
-            {"direction"},
-        ),
-        (
-            {
-                "cmd": "history",
-                "type": "sideways",
-                "status": "Success",
-                "callid": "c",
-                "phone": "7",
-            },
-            {"type"},
-        ),
-        (
-            {"cmd": "history", "type": "in", "status": "Exploded", "callid": "c", "phone": "7"},
-            {"status"},
-        ),
+        ({"cmd": "history", "type": "in", "callid": "c", "phone": "7"}, {"status"}),
+        ({"cmd": "history", "status": "Success", "phone": "7"}, {"callid"}),
+        ({"cmd": "history", "status": "Success", "callid": "c"}, {"phone"}),
         ({**samples.W5, "start": "15.03.2024 12:15"}, {"start"}),
         ({**samples.W5, "duration": "-3"}, {"duration"}),
         ({**samples.W5, "wait": "soon"}, {"wait"}),
@@ -132,6 +116,52 @@ def test_a_webhook_that_cannot_be_read_is_refused_naming_each_problem(fields, er
     assert set(refused.value.errors) == errors
 
 
+def test_a_word_the_crm_does_not_know_is_kept_never_refused():
+    """Statuses and event types have grown over the years (PROTOCOL.md §6.1): an unknown one
+    is kept as sent for the fallback to apply, an unknown direction is untold."""
+    history = {"cmd": "history", "callid": "c", "phone": "7916"}
+    hook = protocol.parse({**history, "type": "sideways", "status": "Rejected"})
+    assert (hook.status, hook.status_raw, hook.direction) == (None, "Rejected", None)
+    assert protocol.parse({**history, "status": "Success"}).direction is None  # type untold
+    event = {"cmd": "event", "callid": "c1", "phone": "7916"}
+    hook = protocol.parse({**event, "type": "RINGING", "direction": "up"})
+    assert (hook.event_type, hook.event_raw, hook.direction) == (None, "RINGING", None)
+    assert protocol.parse({**event, "type": "RINGING"}).dedupe_key == "event:c1:RINGING"
+    assert protocol.parse({**event, "type": "INCOMING", "direction": "up"}).direction == "in"
+
+
+@pytest.mark.parametrize(
+    ("duration", "direction", "status"),
+    [(12, "in", "Success"), (12, "out", "Success"), (0, "in", "Missed"), (None, "out", "Cancel")],
+)
+def test_an_unknown_status_falls_back_to_whether_anyone_talked(duration, direction, status):
+    assert protocol.fallback_status(duration, protocol.Direction(direction)) == status
+
+
+@pytest.mark.parametrize(
+    ("sent", "person"),
+    [
+        (" ivanov@vats1.megapbx.ru ", "ivanov"),
+        ("74950000701", "74950000701"),
+        ("pbx", ""),
+        ("IVR", ""),
+        ("fax", ""),
+        ("g_5b1c", ""),
+        (" g_5b1c@vats1.megapbx.ru", ""),
+        ("", ""),
+    ],
+)
+def test_only_a_user_that_is_an_employee_is_kept(sent, person):
+    fields = {"cmd": "event", "type": "INCOMING", "callid": "c1", "phone": "7916", "user": sent}
+    assert protocol.parse(fields).user == person
+    assert protocol.parse(fields).fields["user"] == sent  # the raw payload keeps it
+
+
+def test_the_crm_tells_the_pbx_the_bare_login():
+    assert protocol.bare_login(" Ivanov@vats1.megapbx.ru ") == "Ivanov"
+    assert protocol.bare_login("701") == "701"
+
+
 def test_repeated_deliveries_share_a_key_and_a_group_calls_rings_do_not():
     def key(**fields):
         base = {"cmd": "event", "type": "INCOMING", "callid": "c1", "phone": "7916"}
@@ -141,8 +171,12 @@ def test_repeated_deliveries_share_a_key_and_a_group_calls_rings_do_not():
     assert key(user="ivanov") != key(user="petrov")  # each employee of a group is rung
     assert key(type="ACCEPTED", user="ivanov") == key(type="ACCEPTED", user="petrov")
     history = {"cmd": "history", "type": "in", "callid": "c1", "phone": "7916"}
+    # The same history again is a repeat; another one for the call is not (its content
+    # differs, notifications.apply decides what it may still add).
+    same = [protocol.parse({**history, "status": s}).dedupe_key for s in ("Success", " Success")]
+    assert same[0] == same[1]
     assert (
         protocol.parse({**history, "status": "Success"}).dedupe_key
-        == protocol.parse({**history, "status": "Missed"}).dedupe_key
+        != protocol.parse({**history, "status": "Success", "link": "https://r/1.mp3"}).dedupe_key
     )
     assert protocol.parse(samples.W1).dedupe_key is None  # a question is never a repeat
