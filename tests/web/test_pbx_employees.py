@@ -153,8 +153,9 @@ def test_the_pbx_users_are_read_whole_suggested_matched_and_a_gone_login_flagged
     }
     ticked = [i["value"] for i in match.select("input[name=assign][checked]")]
     assert sorted(ticked) == sorted(str(crm.ids[k]) for k in ("admin", "ivan", "masha"))
-    chosen = row_of(match, "иванов Иван").select_one("option[selected]")
+    chosen = row_of(match, "иванов Иван").select_one("input[list=pbx-logins]")
     assert chosen["value"] == "ivanov"
+    assert len(match.select("#pbx-logins option")) == 250  # any other PBX user may be chosen
 
     # The admin unticks Анна, picks another PBX user for Олег, and saves once.
     form = {
@@ -205,6 +206,9 @@ def test_the_pbx_users_are_read_whole_suggested_matched_and_a_gone_login_flagged
     ]
     assert flagged == ["Пётр Петров"]
     assert "Нет в АТС" in row_of(html, "Пётр Петров").get_text()
+    form = fragment(crm.admin.get(f"/employees/{crm.ids['petr']}").text)
+    assert "«petrov» нет в последнем списке сотрудников АТС" in form.select_one(".pbx-gone").text
+    assert fragment(crm.admin.get(f"/employees/{crm.ids['masha']}").text).select(".pbx-gone") == []
 
 
 async def _employees(db: Any, project_id: int) -> list[dict[str, Any]]:
