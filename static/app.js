@@ -200,7 +200,7 @@ document.addEventListener("htmx:beforeRequest", function (event) {
 });
 // «Сотрудники»: the PBX field offers the PBX's users (templates/employees/_pbx_user_field.html).
 // A click, Enter or Space on one puts its bare login in the field; ArrowDown goes from the field
-// into the list, the arrows move through it, Escape closes it and goes back to the field.
+// into the list, the arrows move through it, Escape (or a click elsewhere) closes it.
 (function () {
   function field() { return document.getElementById("f-pbx_user"); }
   function list() { return document.getElementById("pbx-user-options"); }
@@ -208,12 +208,17 @@ document.addEventListener("htmx:beforeRequest", function (event) {
   function close() {
     var l = list(), input = field();
     if (l) { l.hidden = true; l.innerHTML = ""; }
+    document.querySelectorAll("#pbx-suggestions p").forEach(function (p) { p.remove(); });
     if (input) input.setAttribute("aria-expanded", "false");
   }
   document.addEventListener("click", function (event) {
     var option = event.target.closest("[data-pbx-login]");
     var input = field();
-    if (!option || !input) return;
+    if (!input) return;
+    if (!option) {  // a click anywhere else closes the list
+      if (!event.target.closest(".pbx-combobox")) close();
+      return;
+    }
     input.value = option.getAttribute("data-pbx-login");
     close();
     input.focus();

@@ -68,6 +68,13 @@ def test_pick_a_pbx_user_from_the_list_by_mouse_and_by_keyboard(new_page, live, 
         option.click()
         expect(field).to_have_value("sidorova")
         expect(suggested).to_have_count(0)
+        field.press_sequentially("x")  # no one: the list says so, and a click elsewhere closes it
+        expect(page.locator("#pbx-suggestions")).to_contain_text("нет сотрудника «sidorovax»")
+        field.press("Backspace")
+        expect(suggested).to_have_count(1)
+        page.get_by_role("heading", name="Редактирование сотрудника").click()
+        expect(suggested).to_have_count(0)
+        expect(field).to_have_attribute("aria-expanded", "false")
         page.get_by_role("button", name="Сохранить").click()
         expect(page.get_by_role("row", name="Маша")).to_contain_text("(sidorova)")
 
