@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -63,13 +64,27 @@ class Directory:
         wanted = (pbx_user or "").strip()
         if not wanted:
             return None
-        login, number = pbx_login(wanted), phones.from_pbx(wanted)
+        logins, extensions, numbers = self._index
+        number = phones.from_pbx(wanted)
+        return (
+            logins.get(pbx_login(wanted))
+            or extensions.get(wanted)
+            or (numbers.get(number) if number else None)
+        )
+
+    @functools.cached_property
+    def _index(self) -> tuple[dict[str, PbxUser], dict[str, PbxUser], dict[str, PbxUser]]:
+        """The users by lowercase login, by extension and by canonical direct number."""
+        logins: dict[str, PbxUser] = {}
+        extensions: dict[str, PbxUser] = {}
+        numbers: dict[str, PbxUser] = {}
         for user in self.users:
-            if user.login.lower() == login or wanted == user.ext:
-                return user
-            if number and number == phones.from_pbx(user.telnum):
-                return user
-        return None
+            logins.setdefault(user.login.lower(), user)
+            if user.ext:
+                extensions.setdefault(user.ext, user)
+            if number := phones.from_pbx(user.telnum):
+                numbers.setdefault(number, user)
+        return logins, extensions, numbers
 
 
 async def read(db: Database, project_id: int) -> Directory:
@@ -321,16 +336,28 @@ def propose(employees: Iterable[Employee], directory: Directory) -> list[Proposa
         free = [u for u in found if u.login.lower() not in taken]
         return free[0] if len(found) == 1 and free else None
 
-    rules: list[tuple[Reason, Callable[[Employee, PbxUser], bool]]] = [
-        (Reason.EMAIL, lambda e, u: bool(u.email) and u.email.lower() == e["email"].lower()),
-        (Reason.NAME, lambda e, u: bool(u.name) and _name_key(u.name) == _name_key(e["name"])),
-        (Reason.NUMBER, lambda e, u: directory.find(e["pbx_user"]) == u),
+    by_email: dict[str, list[PbxUser]] = {}
+    by_name: dict[str, list[PbxUser]] = {}
+    for u in directory.users:
+        if u.email:
+            by_email.setdefault(u.email.lower(), []).append(u)
+        if u.name:
+            by_name.setdefault(_name_key(u.name), []).append(u)
+
+    def by_number(e: Employee) -> list[PbxUser]:
+        found = directory.find(e["pbx_user"])
+        return [found] if found is not None else []
+
+    rules: list[tuple[Reason, Callable[[Employee], list[PbxUser]]]] = [
+        (Reason.EMAIL, lambda e: by_email.get(e["email"].lower(), [])),
+        (Reason.NAME, lambda e: by_name.get(_name_key(e["name"]), [])),
+        (Reason.NUMBER, by_number),
     ]
-    for reason, fits in rules:
+    for reason, candidates in rules:
         for e in staff:
             if e["id"] in chosen:
                 continue
-            user = only([u for u in directory.users if fits(e, u)])
+            user = only(candidates(e))
             if user is not None:
                 chosen[e["id"]] = (user, reason)
                 taken.add(user.login.lower())

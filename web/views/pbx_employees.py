@@ -26,7 +26,7 @@ async def suggestions(request: Request) -> Response:
     """The PBX users that fit what was typed into the PBX field (an htmx fragment)."""
     directory = await pbx_directory.read(request.state.db, request.state.user["project_id"])
     typed = request.query_params.get("pbx_user", "")
-    found = pbx_directory.search(directory, typed)
+    found = pbx_directory.search(directory, typed) if typed.strip() else []
     context = {"found": found, "typed": typed, "pbx": directory}
     return render(request, "employees/_pbx_user_options.html", context)
 
