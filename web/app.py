@@ -26,7 +26,7 @@ from core.db import Database
 from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
-from core.telephony import inbox, public_address, reconciliation, wrong_tokens
+from core.telephony import inbox, public_address, reconciliation, recordings, wrong_tokens
 from core.telephony.pbx_directory import Refresher
 from web import logs
 from web.body_limits import MAX_FORM_BODY, BodyLimit, FormBodies
@@ -88,6 +88,10 @@ def create_app(settings: Settings) -> Starlette:
                     asyncio.create_task(
                         reconciliation.run_forever(db, pbx_http, settings.pbx_sync_minutes)
                     )
+                )
+            if settings.recordings is not None:  # the CRM's copies of call recordings
+                housekeeping.append(
+                    asyncio.create_task(recordings.run_forever(db, pbx_http, settings.recordings))
                 )
             pbx_users = Refresher(db, pbx_http)
             yield {

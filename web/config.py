@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from core.sessions import Lifetime
+from core.telephony.recordings import Settings as RecordingSettings
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class Settings:
     session_max_days: float = 30.0  # and any session this old
     session_check: float = 5.0  # seconds: an open live stream re-checks its session this often
     pbx_sync_minutes: float = 0.0  # reconcile with the PBX's history this often; 0: never
+    recordings_dir: Path | None = None  # the CRM's copies of call recordings; None: not kept
+    recording_max_mb: float = 50.0  # a bigger recording is not downloaded
+    recording_timeout: float = 120.0  # seconds for a whole recording download
+    recording_poll: float = 5.0  # seconds between looks for recordings to download
+    recording_retry_base: float = 60.0  # seconds: failures wait 1, 5, 30, 120, 720 of them
 
     @property
     def session_lifetime(self) -> Lifetime:
@@ -50,12 +56,25 @@ class Settings:
     def pbx_timeouts(self) -> httpx.Timeout:
         return httpx.Timeout(self.pbx_timeout, connect=min(3.0, self.pbx_timeout))
 
+    @property
+    def recordings(self) -> RecordingSettings | None:
+        """How recordings are kept; None when they are not (`recordings_dir` unset)."""
+        if self.recordings_dir is None:
+            return None
+        return RecordingSettings(
+            directory=self.recordings_dir,
+            max_bytes=int(self.recording_max_mb * 1024 * 1024),
+            timeout=self.recording_timeout,
+            poll=self.recording_poll,
+            retry_base=self.recording_retry_base,
+        )
+
     @classmethod
     def from_environ(
         cls, environ: Mapping[str, str] | None = None, data_dir: Path = Path("data")
     ) -> Settings:
-        """`DATABASE_URL`, `SECRET_KEY`, `PUBLIC_URL`, `PBX_TIMEOUT`, `PBX_ALLOW_PRIVATE` and
-        `REDIS_URL`, with embedded defaults under `data/`."""
+        """`DATABASE_URL`, `SECRET_KEY`, `PUBLIC_URL`, `PBX_TIMEOUT`, `PBX_ALLOW_PRIVATE`,
+        `REDIS_URL`, `RECORDINGS_DIR`…, with embedded defaults under `data/`."""
         env = os.environ if environ is None else environ
         database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'crm.sqlite3'}"
         public_url = (env.get("PUBLIC_URL") or "").rstrip("/") or None
@@ -77,6 +96,9 @@ class Settings:
             session_max_days=float(env.get("SESSION_MAX_DAYS") or 30.0),
             session_check=float(env.get("SESSION_CHECK") or 5.0),
             pbx_sync_minutes=_minutes(env.get("PBX_SYNC_MINUTES"), 5.0),
+            recordings_dir=Path(env.get("RECORDINGS_DIR") or data_dir / "recordings"),
+            recording_max_mb=float(env.get("RECORDING_MAX_MB") or 50.0),
+            recording_timeout=float(env.get("RECORDING_TIMEOUT") or 120.0),
         )
 
 

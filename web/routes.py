@@ -26,6 +26,7 @@ from web.views import (
     missed,
     pbx_employees,
     profile,
+    recordings,
     session,
     settings,
     telephony,
@@ -78,6 +79,12 @@ browser_routes = [
         name="telephony_reconcile",
     ),
     Route("/telephony/megafon/rules", telephony.rules, methods=POST, name="telephony_rules"),
+    Route(
+        "/telephony/megafon/recordings",
+        telephony.keep_recordings,
+        methods=POST,
+        name="telephony_recordings",
+    ),
     Route(
         "/telephony/megafon/disconnect",
         telephony.disconnect,
@@ -142,6 +149,7 @@ browser_routes = [
     Route("/calls", calls.journal, name="calls"),
     Route("/calls/export.csv", calls.export_csv, name="calls_export_csv"),
     Route("/calls/export.xlsx", calls.export_xlsx, name="calls_export_xlsx"),
+    Route("/recordings/{call_id:id}", recordings.recording, name="recording"),
     # Clients waiting for a callback («Пропущенные»)
     Route("/missed", missed.queue, name="missed"),
     Route("/missed/closed", missed.closed, name="missed_closed"),

@@ -27,7 +27,7 @@ import xlsxwriter
 from core import events, paging, phones, search
 from core.db import Database
 from core.i18n import gettext as _
-from core.tables import calls, clients, search_terms
+from core.tables import calls, clients, recordings, search_terms
 from core.telephony.calls import Call, direction_label, employee_names, status_label
 from core.telephony.protocol import CallStatus, Direction
 
@@ -272,6 +272,18 @@ def _listing(conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     )
 
 
+def _shown(conditions: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    """`_listing` with the state of the CRM's copy of each recording, for the page's player."""
+    return (
+        _listing(conditions)
+        .add_columns(
+            recordings.c.state.label("recording_state"),
+            recordings.c.last_error.label("recording_error"),
+        )
+        .outerjoin(recordings, recordings.c.call_id == calls.c.id)
+    )
+
+
 @dataclass(frozen=True)
 class JournalPage:
     rows: list[dict[str, Any]]  # calls with `client_name` and `employee`
@@ -304,7 +316,7 @@ async def page(
     """One page of the journal, newest call first; `next_before` continues it."""
     conditions = await _page_clauses(db, project_id, f, before=before, limit=limit)
     rows, next_before = await paging.newest_first(
-        db, _listing(conditions), calls.c.id, before=before, limit=limit
+        db, _shown(conditions), calls.c.id, before=before, limit=limit
     )
     return JournalPage(_with_names(rows, await employee_names(db, project_id)), next_before)
 
@@ -312,7 +324,7 @@ async def page(
 async def first_page_query(db: Database, project_id: int, f: JournalFilter) -> sa.Select[Any]:
     """The statement `page` runs for the first page (benchmarks read its query plan)."""
     conditions = await _page_clauses(db, project_id, f, before=None, limit=PAGE_SIZE)
-    return _listing(conditions).order_by(calls.c.id.desc()).limit(PAGE_SIZE + 1)
+    return _shown(conditions).order_by(calls.c.id.desc()).limit(PAGE_SIZE + 1)
 
 
 async def journal_row(
@@ -320,7 +332,7 @@ async def journal_row(
 ) -> dict[str, Any] | None:
     """The call as a journal row, or None when it is not this project's or the filter hides it."""
     conditions = [*await where_clauses(db, project_id, f), calls.c.id == call_id]
-    row = await db.fetch_one(_listing(conditions))
+    row = await db.fetch_one(_shown(conditions))
     if row is None:
         return None
     return _with_names([row], await employee_names(db, project_id))[0]

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from core import dialogs
 from core.db import Database, prepared
 from core.dialogs import Message
-from core.tables import calls
+from core.tables import calls, recordings
 from core.telephony.calls import Call
 from core.telephony.protocol import EventType
 
@@ -53,8 +53,18 @@ class CallItem:
         return stage(self.call)
 
 
+def _with_recording() -> sa.Select[Any]:
+    """Calls with their recording's state (`recording_state`, `recording_error`: None when
+    the CRM keeps no copy): the player plays the CRM's copy or says why it cannot."""
+    return sa.select(
+        calls,
+        recordings.c.state.label("recording_state"),
+        recordings.c.last_error.label("recording_error"),
+    ).select_from(calls.outerjoin(recordings, recordings.c.call_id == calls.c.id))
+
+
 _CALL = prepared(
-    calls.select().where(
+    _with_recording().where(
         calls.c.id == sa.bindparam("p_id"), calls.c.project_id == sa.bindparam("p_project")
     )
 )
@@ -67,7 +77,7 @@ async def call_items(db: Database, project_id: int, page: Sequence[Message]) -> 
     if not ids:
         return {}
     rows = await db.fetch_all(
-        calls.select().where(calls.c.project_id == project_id, calls.c.id.in_(ids))
+        _with_recording().where(calls.c.project_id == project_id, calls.c.id.in_(ids))
     )
     items = {row["id"]: CallItem(cast(Call, row)) for row in rows}
     for message in page:

@@ -18,7 +18,7 @@ from typing import Any
 
 from core import dialogs, matching, variables
 from core.db import Database
-from core.telephony import call_journal, calls, missed_calls, popups
+from core.telephony import call_journal, calls, missed_calls, popups, recordings
 from core.telephony.calls import Call
 from core.telephony.protocol import (
     CallStatus,
@@ -121,6 +121,8 @@ async def apply(
     if client_id is not None:
         values.update(await popups.follow(db, project_id, hook, call, client_id))
     await calls.update_call(db, call["id"], values)
+    if values.get("record_link") and values["record_link"] != call["record_link"]:
+        await recordings.note(db, project_id, call["id"], values["record_link"], now)
     await call_journal.announce(db, project_id, call["id"])
     if (
         hook.cmd == Command.EVENT

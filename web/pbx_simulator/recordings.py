@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import struct
 import wave
@@ -10,6 +11,7 @@ from io import BytesIO
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from web.pbx_simulator.config import SimulatorConfig
 
@@ -21,8 +23,57 @@ def recordings_url(config: SimulatorConfig, request: Request) -> str:
 
 
 async def recording(request: Request) -> Response:
-    """A call recording: the same short tone for every call."""
-    return Response(tone_wav(), media_type="audio/wav")
+    """A call recording: the same short tone for every call.
+
+    Tests ask for trouble in the link's query string (a plain link behaves as ever):
+    `key=1` answers 401 unless `X-API-KEY` is the PBX's token; `size=N` pads the file to N
+    bytes (an oversized one); `fail=interrupt` closes the connection halfway through the body,
+    `fail=slow` pauses `delay` seconds (default 3) halfway, `fail=missing` answers 404 — each
+    for the first `times` requests of that link (default 1; `times=0`: every request)."""
+    query = request.query_params
+    token: str = request.state.pbx.config.api_key  # the Pbx (pbx.py imports this module)
+    if query.get("key") == "1" and request.headers.get("x-api-key") != token:
+        return Response("unauthorized", status_code=401)
+    body = tone_wav()
+    size = query.get("size", "")
+    if size.isdigit() and int(size) > len(body):
+        body += bytes(int(size) - len(body))
+    fail = query.get("fail", "")
+    if fail and _troubled(request, int(query.get("times") or 1)):
+        if fail == "missing":
+            return Response("not found", status_code=404)
+        if fail == "interrupt":
+            return _Halfway(body, pause=None)
+        if fail == "slow":
+            return _Halfway(body, pause=float(query.get("delay") or 3))
+    return Response(body, media_type="audio/wav")
+
+
+def _troubled(request: Request, times: int) -> bool:
+    """Whether this request of the link is one of the first `times` (0: all of them)."""
+    hits: dict[str, int] = getattr(request.app.state, "recording_hits", None) or {}
+    request.app.state.recording_hits = hits
+    key = str(request.url)
+    hits[key] = hits.get(key, 0) + 1
+    return times == 0 or hits[key] <= times
+
+
+class _Halfway(Response):
+    """The file's headers and first half; then the connection is closed (`pause` None) or the
+    second half follows after `pause` seconds."""
+
+    def __init__(self, body: bytes, pause: float | None) -> None:
+        super().__init__(body, media_type="audio/wav")
+        self.pause = pause
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        half = len(self.body) // 2
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body[:half], "more_body": True})
+        if self.pause is None:
+            return  # the server closes the connection of a response left unfinished
+        await asyncio.sleep(self.pause)
+        await send({"type": "http.response.body", "body": self.body[half:]})
 
 
 @cache

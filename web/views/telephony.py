@@ -6,10 +6,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from core import projects
+from core import clock, projects
 from core.errors import ValidationError
 from core.i18n import gettext as _
-from core.telephony import call_rules, connection, reconciliation, wrong_tokens
+from core.telephony import call_rules, connection, reconciliation, recordings, wrong_tokens
 from core.telephony.pbx_client import PbxError
 from core.telephony.pbx_directory import check_connection
 from web.actor import actor
@@ -32,10 +32,20 @@ async def _megafon_page(request: Request, status: int = 200, **extra: object) ->
         "editing": current is None or request.query_params.get("edit") is not None,
         "rules": await call_rules.get(request.state.db, project_id),
         "wrong_tokens": await wrong_tokens.last_day(request.state.db),
+        **await _recordings_context(request),
         **await _health_context(request),
         **extra,
     }
     return render(request, "telephony/megafon.html", context, status)
+
+
+async def _recordings_context(request: Request) -> dict[str, object]:
+    """«Записи разговоров»: the space they use and how long they are kept."""
+    db, project_id = request.state.db, request.state.user["project_id"]
+    return {
+        "recording_usage": await recordings.space_used(db, project_id),
+        "keep_days": await recordings.keep_days(db, project_id),
+    }
 
 
 async def _health_context(request: Request) -> dict[str, object]:
@@ -66,6 +76,23 @@ async def reconcile(request: Request) -> Response:
             request, "telephony/_health.html", {**await _health_context(request), **outcome}
         )
     return await _megafon_page(request, 200, **outcome)
+
+
+@admin_required
+async def keep_recordings(request: Request) -> Response:
+    """«Хранить записи разговоров, дней»: empty keeps them for ever."""
+    form = await request.form()
+    try:
+        await recordings.set_keep_days(
+            request.state.db, request.state.user["project_id"], text(form, "keep_days"), clock.now()
+        )
+    except ValidationError as e:
+        return await _megafon_page(
+            request, 422, keep_days=text(form, "keep_days"), recordings_errors=e.errors
+        )
+    return redirect(
+        request, "telephony_megafon", query={"saved": "recordings"}, fragment="recordings-title"
+    )
 
 
 @admin_required
