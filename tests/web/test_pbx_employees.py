@@ -210,6 +210,21 @@ def test_the_pbx_users_are_read_whole_suggested_matched_and_a_gone_login_flagged
     assert "«petrov» нет в последнем списке сотрудников АТС" in form.select_one(".pbx-gone").text
     assert fragment(crm.admin.get(f"/employees/{crm.ids['masha']}").text).select(".pbx-gone") == []
 
+    # MegaFon calling without a login (as data from before the field was required): said too.
+    run_core(crm.url, _without_login, crm.ids["oleg"])
+    html = fragment(crm.admin.get("/employees").text)
+    assert row_of(html, "Олег Новиков").select_one(".badge.warning").text == "Нет логина АТС"
+
+
+async def _without_login(db: Any, employee_id: int) -> None:
+    from core.tables import users
+
+    await db.execute(
+        users.update()
+        .where(users.c.id == employee_id)
+        .values(call_method="megafon_api", pbx_user=None)
+    )
+
 
 async def _employees(db: Any, project_id: int) -> list[dict[str, Any]]:
     from core.employees import list_employees
