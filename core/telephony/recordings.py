@@ -447,7 +447,7 @@ def parse_keep_days(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_KEEP_DAYS:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_KEEP_DAYS:
         raise ValidationError.single(
             "keep_days",
             _("Укажите целое число дней от 1 до {max} или оставьте поле пустым.").format(

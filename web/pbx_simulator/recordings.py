@@ -36,7 +36,7 @@ async def recording(request: Request) -> Response:
         return Response("unauthorized", status_code=401)
     body = tone_wav()
     size = query.get("size", "")
-    if size.isdigit() and int(size) > len(body):
+    if size.isdigit() and len(body) < int(size) <= 200_000_000:
         body += bytes(int(size) - len(body))
     fail = query.get("fail", "")
     if fail and _troubled(request, int(query.get("times") or 1)):

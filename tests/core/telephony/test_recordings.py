@@ -1,0 +1,79 @@
+"""The queue of recordings to keep: a link noted once, a changed link starting over, hosts that
+share the database each downloading a different recording (real HTTP to our simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core import clock
+from core.db import Database
+from core.errors import ValidationError
+from core.tables import recordings as recordings_table
+from core.telephony import calls, recordings
+from tests.support import builders
+from tests.support.pbx import SimulatedPbx
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_link_is_noted_once_and_a_changed_link_starts_over(db: Database) -> None:
+    project = (await builders.admin(db))["project_id"]
+    now = clock.now()
+    call = await calls.ensure_call(db, project, "c-1", now)
+    await recordings.note(db, project, call["id"], "https://pbx.example/a.mp3", now)
+    await db.execute(recordings_table.update().values(state="failed", attempts=6, last_error="нет"))
+    await recordings.note(db, project, call["id"], "https://pbx.example/a.mp3", now)
+    same = await recordings.get(db, project, call["id"])
+    assert same is not None and same["state"] == "failed"  # the same link: nothing to redo
+    await recordings.note(db, project, call["id"], "https://pbx.example/b.mp3", now)
+    fresh = await recordings.get(db, project, call["id"])
+    assert fresh is not None
+    assert (fresh["state"], fresh["attempts"], fresh["last_error"]) == ("pending", 0, "")
+    assert fresh["source_url"] == "https://pbx.example/b.mp3"
+    assert await recordings.get(db, project + 1, call["id"]) is None  # another project's
+    usage = await recordings.space_used(db, project)
+    assert (usage.files, usage.bytes, usage.waiting, usage.failed) == (0, 0, 1, 0)
+
+
+async def test_hosts_sharing_the_database_each_download_a_different_recording(
+    database_url: str, db: Database, pbx: SimulatedPbx, tmp_path: Path
+) -> None:
+    project = (await builders.admin(db))["project_id"]
+    now = clock.now()
+    for n in range(6):
+        call = await calls.ensure_call(db, project, f"c-{n}", now)
+        await recordings.note(db, project, call["id"], f"{pbx.url}/records/c-{n}.wav", now)
+    settings = recordings.Settings(directory=tmp_path)
+    # On PostgreSQL a second connection pool is a second host; SQLite is one process's file,
+    # so there two workers of one process share it.
+    async with (
+        Database(database_url)
+        if db.dialect == "postgresql"
+        else contextlib.nullcontext(db) as other,
+        httpx.AsyncClient() as http,
+    ):
+        stored = await asyncio.gather(
+            recordings.download_due(db, http, settings, limit=10),
+            recordings.download_due(other, http, settings, limit=10),
+        )
+    assert sum(stored) == 6
+    rows = await db.fetch_all(recordings_table.select())
+    assert {(r["state"], r["attempts"]) for r in rows} == {("stored", 1)}
+    assert len(list(tmp_path.rglob("*.wav"))) == 6
+    usage = await recordings.space_used(db, project)
+    assert (usage.files, usage.waiting, usage.failed) == (6, 0, 0)
+    assert usage.bytes == sum(p.stat().st_size for p in tmp_path.rglob("*.wav"))
+
+
+def test_keep_days_is_a_whole_number_of_days_or_nothing() -> None:
+    assert recordings.parse_keep_days(" ") is None
+    assert recordings.parse_keep_days(" 30 ") == 30
+    for bad in ("0", "-1", "1.5", "abc", "3651", "١٢"):
+        with pytest.raises(ValidationError) as refused:
+            recordings.parse_keep_days(bad)
+        assert "keep_days" in refused.value.errors
