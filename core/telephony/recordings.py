@@ -118,7 +118,8 @@ class Recording(TypedDict):
 
 async def note(db: Database, project_id: int, call_id: int, link: str, now: datetime) -> None:
     """The call's recording link was set or changed: its download is due now. The same link
-    again changes nothing; a new one starts over (inside the caller's transaction)."""
+    again changes nothing; a new one starts over (inside the caller's transaction). A file
+    stored from the old link keeps its `path` until the new one replaces it."""
     link = link.strip()
     if not link:
         return
@@ -134,7 +135,6 @@ async def note(db: Database, project_id: int, call_id: int, link: str, now: date
             "project_id": project_id,
             "state": State.PENDING.value,
             "source_url": link,
-            "path": "",
             "size": 0,
             "content_type": "",
             "attempts": 0,
@@ -246,6 +246,9 @@ async def _attempt(
         last_error="",
         stored_at=clock.now(),
     )
+    if done and recording["path"] and recording["path"] != path:  # from an earlier link
+        with contextlib.suppress(OSError):
+            (settings.directory / recording["path"]).unlink()
     return 1 if done else 0
 
 

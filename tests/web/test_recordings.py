@@ -23,8 +23,8 @@ from tests.support import builders
 from tests.support.crm_and_pbx import TOKEN
 from tests.support.databases import run_core
 from tests.support.megafon import post_webhook
-from tests.support.pages import page
-from tests.support.servers import LiveBrowser, LiveServer
+from tests.support.pages import fragment, page
+from tests.support.servers import LiveBrowser, LiveServer, Stream
 from web.app import create_app
 from web.config import Settings
 from web.pbx_simulator import SimulatorConfig, create_simulator
@@ -95,6 +95,7 @@ def crm(database_url: str, tmp_path: Path) -> Iterator[Crm]:
         pbx_allow_private=True,
         recordings_dir=store,
         recording_max_mb=LIMIT / (1024 * 1024),
+        sse_ping=0.5,  # a live stream closes within one ping
         recording_timeout=1.0,
         recording_poll=0.05,
         recording_retry_base=0.002,  # back-off 1, 5, 30, 120, 720 of these: under 2 s in all
@@ -121,6 +122,9 @@ def crm(database_url: str, tmp_path: Path) -> Iterator[Crm]:
 
 
 def test_recordings_are_downloaded_served_with_range_retried_and_expired(crm: Crm) -> None:
+    manager = crm.browser("ivan@romashka.ru")
+    card_path = f"/clients/{crm.ids['client']}"
+    stream = Stream(manager, page(manager.get(card_path)).body["sse-connect"])
     # A recording that will be slow does not hold up the webhook that brought it.
     assert crm.history("slow", "fail=slow&delay=3") < 0.8
     crm.history("plain")
@@ -151,9 +155,17 @@ def test_recordings_are_downloaded_served_with_range_retried_and_expired(crm: Cr
     stored = {str(p.relative_to(crm.store)) for p in crm.store.rglob("*") if p.is_file()}
     assert stored == {crm.recording(c)["path"] for c in ("plain", "interrupted", "slow", "keyed")}
 
-    # The card and «Звонки» play the CRM's copy, or say why there is none.
-    manager = crm.browser("ivan@romashka.ru")
+    # The card and «Звонки» play the CRM's copy, or say why there is none; an open card is
+    # told when the copy is stored.
     own = f"/recordings/{plain['call_id']}"
+    try:
+        srcs: list[str] = []
+        while own not in srcs:
+            item = fragment(stream.wait_for("call").data).select_one("li.call-item")
+            if item is not None and item["id"] == f"call-item-{plain['call_id']}":
+                srcs = [audio["src"] for audio in item.select("audio")]
+    finally:
+        stream.close()
     card = page(manager.get(f"/clients/{plain['client_id']}"))
     item = card.select_one(f"#call-item-{plain['call_id']}")
     assert item is not None and item.select_one("audio")["src"] == own
