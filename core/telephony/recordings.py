@@ -230,6 +230,9 @@ async def _attempt(
     db: Database, http: httpx.AsyncClient, settings: Settings, recording: Recording
 ) -> int:
     attempt = recording["attempts"] + 1
+    if await _outlived(db, recording, clock.now()):
+        await _finish(db, recording, state=State.EXPIRED, next_attempt_at=None, last_error="")
+        return 0
     try:
         path, size, content_type = await _download(db, http, settings, recording)
     except _Failure as failure:
@@ -249,6 +252,11 @@ async def _attempt(
     if done and recording["path"] and recording["path"] != path:  # from an earlier link
         with contextlib.suppress(OSError):
             (settings.directory / recording["path"]).unlink()
+    if not done:  # expired or given a new link meanwhile: keep the file only if it is used
+        current = await get(db, recording["project_id"], recording["call_id"])
+        if current is None or current["state"] != State.STORED or current["path"] != path:
+            with contextlib.suppress(OSError):
+                (settings.directory / path).unlink()
     return 1 if done else 0
 
 
@@ -479,33 +487,59 @@ async def set_keep_days(db: Database, project_id: int, text: str, now: datetime)
 
 async def purge(db: Database, settings: Settings, now: datetime) -> int:
     """Delete the audio of calls older than their project keeps (the calls and their dialogs
-    stay), and temporary files no download can still be writing; how many were expired."""
-    call_time = sa.func.coalesce(calls.c.started_at, calls.c.created_at)
+    stay), and temporary files no download can still be writing; how many were expired.
+
+    Stored copies are found by when they were stored (an index: a copy stored before the
+    cutoff is of a call older than it), the few others by their call's time."""
     projects = await db.fetch_all(recording_settings.select())
     expired = 0
     for project in projects:
         cutoff = now - timedelta(days=project["keep_days"])
-        rows = await db.fetch_all(
+        mine = recordings.c.project_id == project["project_id"]
+        stored = sa.select(recordings.c.call_id, recordings.c.path).where(
+            mine, recordings.c.state == State.STORED.value, recordings.c.stored_at < cutoff
+        )
+        others = (
             sa.select(recordings.c.call_id, recordings.c.path)
             .select_from(recordings.join(calls, calls.c.id == recordings.c.call_id))
-            .where(
-                recordings.c.project_id == project["project_id"],
-                recordings.c.state != State.EXPIRED.value,
-                call_time < cutoff,
-            )
+            .where(mine, recordings.c.state.in_(_NOT_STORED), _call_time() < cutoff)
         )
-        for row in rows:
-            await db.execute(
-                recordings.update()
-                .where(recordings.c.call_id == row["call_id"])
-                .values(state=State.EXPIRED.value, path="", next_attempt_at=None, last_error="")
-            )
-            if row["path"]:
-                with contextlib.suppress(FileNotFoundError):
-                    (settings.directory / row["path"]).unlink()
-            expired += 1
+        for query in (stored, others):
+            for row in await db.fetch_all(query):
+                await _expire(db, settings, row["call_id"], row["path"])
+                expired += 1
     _remove_stray_temp_files(settings, now)
     return expired
+
+
+_NOT_STORED = [
+    s.value for s in (State.PENDING, State.DOWNLOADING, State.FAILED, State.TOO_LARGE, State.GONE)
+]
+
+
+def _call_time() -> sa.ColumnElement[Any]:
+    return sa.func.coalesce(calls.c.started_at, calls.c.created_at)
+
+
+async def _expire(db: Database, settings: Settings, call_id: int, path: str) -> None:
+    await db.execute(
+        recordings.update()
+        .where(recordings.c.call_id == call_id)
+        .values(state=State.EXPIRED.value, path="", next_attempt_at=None, last_error="")
+    )
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            (settings.directory / path).unlink()
+
+
+async def _outlived(db: Database, recording: Recording, now: datetime) -> bool:
+    """Whether the call is already older than its project keeps recordings (a call read back
+    from the PBX's history long after): then it is not downloaded at all."""
+    days = await keep_days(db, recording["project_id"])
+    if days is None:
+        return False
+    moment = await db.fetch_val(sa.select(_call_time()).where(calls.c.id == recording["call_id"]))
+    return moment is not None and bool(moment < now - timedelta(days=days))
 
 
 def _remove_stray_temp_files(settings: Settings, now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -77,3 +78,22 @@ def test_keep_days_is_a_whole_number_of_days_or_nothing() -> None:
         with pytest.raises(ValidationError) as refused:
             recordings.parse_keep_days(bad)
         assert "keep_days" in refused.value.errors
+
+
+async def test_a_call_already_older_than_kept_is_not_downloaded(
+    db: Database, pbx: SimulatedPbx, tmp_path: Path
+) -> None:
+    project = (await builders.admin(db))["project_id"]
+    now = clock.now()
+    await recordings.set_keep_days(db, project, "30", now)
+    old = await calls.ensure_call(db, project, "old", now)
+    await calls.update_call(db, old["id"], {"started_at": now - timedelta(days=40)})
+    new = await calls.ensure_call(db, project, "new", now)
+    for call in (old, new):  # both read back from the PBX's history today
+        await recordings.note(db, project, call["id"], f"{pbx.url}/records/x.wav", now)
+    async with httpx.AsyncClient() as http:
+        stored = await recordings.download_due(db, http, recordings.Settings(tmp_path), 10)
+    assert stored == 1
+    states = {r["call_id"]: r["state"] for r in await db.fetch_all(recordings_table.select())}
+    assert states == {old["id"]: "expired", new["id"]: "stored"}
+    assert len(list(tmp_path.rglob("*.wav"))) == 1
