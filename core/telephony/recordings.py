@@ -313,7 +313,9 @@ async def _download(
     place = _place(recording)
     target = settings.directory / place.parent
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        settings.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (target.parent, target):  # conversations: the owner's only, as the database
+            folder.mkdir(mode=0o700, exist_ok=True)
     except OSError as e:
         raise _Failure(_("не удалось создать папку для записей ({error})").format(error=e)) from e
     try:
@@ -406,7 +408,6 @@ async def _save(
                 f.write(chunk)
         if size == 0:
             raise _Failure(_("АТС прислала пустой файл"))
-        os.chmod(temp, 0o644)
         os.replace(temp, settings.directory / final)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -4,6 +4,7 @@ project's employees only, retries what failed and deletes what is older than the
 
 from __future__ import annotations
 
+import stat
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -140,6 +141,12 @@ def test_recordings_are_downloaded_served_with_range_retried_and_expired(crm: Cr
     month = plain["created_at"].strftime("%Y-%m")
     assert plain["path"] == f"{crm.ids['project']}/{month}/{plain['call_id']}.wav"
     assert plain["size"] == len(tone_wav()) and plain["content_type"] == "audio/wav"
+    # Conversations are the owner's only, as the database is.
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (file, file.parent, file.parent.parent)] == [
+        0o600,
+        0o700,
+        0o700,
+    ]
 
     interrupted = crm.settled("interrupted", "stored")
     assert interrupted["attempts"] == 2  # the first was cut off halfway, the next one stored
