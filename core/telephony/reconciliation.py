@@ -53,6 +53,7 @@ FIRST_RUN = timedelta(days=1)  # how far back the first run reads
 CHUNK = timedelta(hours=6)  # a longer window is read and applied in parts of this length
 LEASE = timedelta(minutes=10)  # a run that died holds the project this long at most
 KNOWN_BATCH = 500  # callids per query for the calls the CRM already knows
+APPLY_BATCH = 50  # calls applied per commit (a webhook waits at most one batch for the lock)
 
 
 class Result(StrEnum):
@@ -162,21 +163,24 @@ async def _apply(db: Database, project_id: int, found: list[HistoryCall]) -> tup
     """Apply the calls the CRM lacks; (restored, failed). A call whose fields the webhook path
     refuses is journaled as refused (in «Журнал вебхуков») and not counted as failed."""
     complete = await _complete_callids(db, project_id, found)
+    lacking = [c for c in found if c.uid not in complete]
     restored = failed = 0
-    for call in found:
-        if call.uid in complete:
-            continue
-        try:
-            receipt = await inbox.receive(
-                db, project_id, call.webhook_fields(), origin=inbox.Origin.HISTORY
-            )
-        except InvalidWebhook:
-            log.warning("project %s: history record %s refused", project_id, call.uid)
-            continue
-        if receipt.result == inbox.DeliveryResult.OK:
-            restored += 1
-        elif receipt.result == inbox.DeliveryResult.ERROR:
-            failed += 1
+    for start in range(0, len(lacking), APPLY_BATCH):
+        # Each call in a savepoint of its own (`inbox`), a batch of them committed together:
+        # one wait for the disk per batch instead of one per call.
+        async with db.transaction():
+            for call in lacking[start : start + APPLY_BATCH]:
+                try:
+                    receipt = await inbox.receive(
+                        db, project_id, call.webhook_fields(), origin=inbox.Origin.HISTORY
+                    )
+                except InvalidWebhook:
+                    log.warning("project %s: history record %s refused", project_id, call.uid)
+                    continue
+                if receipt.result == inbox.DeliveryResult.OK:
+                    restored += 1
+                elif receipt.result == inbox.DeliveryResult.ERROR:
+                    failed += 1
     return restored, failed
 
 

@@ -300,6 +300,17 @@ def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> No
     run_core(pair.url, _connected_days_ago)
     yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     pair.pbx("POST", "/simulator/history", data={"count": "40", "day": yesterday})
+    partial = [r for r in _history(pair.sim.url) if r["status"] == "success"][-1]
+    event = {  # the CRM heard this call ring and be answered, then nothing more
+        "cmd": "event",
+        "type": "ACCEPTED",
+        "direction": "in",
+        "callid": partial["uid"],
+        "phone": partial["client"],
+        "user": partial["user"],
+        "crm_token": pair.key,
+    }
+    assert httpx.post(pair.crm.url + "/megafon_webhook", data=event).status_code == 200
     pair.pbx("POST", "/simulator/behaviour", data={"delay": "0.5"})
 
     async def both(db: Database) -> list[Any]:
@@ -311,6 +322,16 @@ def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> No
     done = next(r for r in runs if r is not None)
     assert done.result == "ok" and done.calls_read > 0
     assert run_core(pair.url, _sync_row, project)["lease_owner"] == ""
+    known_in_part = next(
+        c for c in run_core(pair.url, _calls, project) if c["callid"] == partial["uid"]
+    )
+    assert known_in_part["status"] == "Success" and known_in_part["restored_at"] is not None
+    told = [
+        m["text"]
+        for m in run_core(pair.url, _status_messages, project)
+        if m["call_id"] == known_in_part["id"]
+    ]
+    assert told == ["megafon_call_status Success"]
     pair.pbx("POST", "/simulator/behaviour", data={"delay": "0"})
 
     config = SimulatorConfig(api_key=TOKEN, rest=False, step_delay=0.02)
