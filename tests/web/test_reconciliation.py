@@ -80,7 +80,7 @@ def _history(sim_url: str, **params: str) -> list[dict[str, Any]]:
 
 
 def test_calls_played_while_the_crm_was_down_appear_once_marked_when_it_starts(
-    database_url: str,
+    database_url: str, tmp_path: Any
 ) -> None:
     """The CRM is not listening while the PBX plays three calls; started, it reads them from
     the history: each call once, in the right client's dialog, marked; the simulator's page
@@ -104,6 +104,8 @@ def test_calls_played_while_the_crm_was_down_appear_once_marked_when_it_starts(
         pbx_timeout=2.0,
         pbx_allow_private=True,
         pbx_sync_minutes=60,  # at start-up, then not again within the test
+        recordings_dir=tmp_path / "recordings",
+        recording_poll=0.05,
     )
     crm = LiveServer(create_app(settings))  # its port is taken, nobody answers there yet
     config = SimulatorConfig(
@@ -152,6 +154,10 @@ def test_calls_played_while_the_crm_was_down_appear_once_marked_when_it_starts(
 
             admin = LiveBrowser(base_url=crm.url, follow_redirects=True, timeout=15)
             admin.login("anna@romashka.ru")
+            own = f"/recordings/{by_status['Success']['id']}"  # the CRM's copy of the recording
+            played = eventually(lambda: (r := admin.get(own)).status_code == 200 and r)
+            assert played.headers["content-type"].startswith("audio/")
+            assert played.content[:4] == b"RIFF"
             card = admin.get(f"/clients/{ids['client']}")
             assert text_of(card).count("восстановлено из истории АТС") == 2
             health = page(admin.get("/telephony/megafon")).select_one("#pbx-health")
