@@ -193,10 +193,13 @@ async def reconcile(
     owner: str | None = None,
 ) -> Run | None:
     """Reconcile one project with its PBX's history; None when another reconciler is at it.
-    A failure of the PBX is kept as the run's outcome (and returned), never raised."""
+    A failure of the PBX is kept as the run's outcome (and returned), never raised.
+
+    `now`: where the window ends (the benchmark reads a past day); the lease is always taken
+    for the present moment. `owner`: who holds the lease (this host and process by default)."""
     now = now or clock.now()
     owner = owner or owner_name()
-    if not await _take_lease(db, project_id, owner, now):
+    if not await _take_lease(db, project_id, owner, clock.now()):
         return None
     read = restored = unreadable = 0
     try:
