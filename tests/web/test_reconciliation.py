@@ -252,6 +252,18 @@ def test_a_pbx_that_fails_or_answers_garbage_leaves_nothing_half_applied(pair) -
     assert run_core(pair.url, _sync_row, project)["synced_until"] is None
     pair.pbx("POST", "/simulator/behaviour", data={"fail_status": "0"})
 
+    async def held_elsewhere(db: Database, until: datetime | None) -> None:
+        await db.execute(
+            pbx_sync.update().values(
+                lease_owner="" if until is None else "other-host:1", lease_until=until
+            )
+        )
+
+    run_core(pair.url, held_elsewhere, datetime.now(UTC) + timedelta(minutes=5))
+    busy = page(admin.htmx("POST", "/telephony/megafon/reconcile")).get_text(" ", strip=True)
+    assert "Сверка уже идёт." in busy and "сверка идёт" in busy
+    run_core(pair.url, held_elsewhere, None)
+
     run_core(pair.url, _connected_days_ago)
     first = datetime.now(UTC) - timedelta(hours=23, minutes=50)  # in the first 6-hour part
     records = _records(501, first)
