@@ -316,9 +316,12 @@ def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> No
     project = pair.ids["project"]
     pair.connect()
     run_core(pair.url, _connected_days_ago)
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
-    pair.pbx("POST", "/simulator/history", data={"count": "40", "day": yesterday})
-    partial = [r for r in _history(pair.sim.url) if r["status"] == "success"][-1]
+    # Yesterday's and today's calls: the last 24 hours hold about 40 whatever the hour.
+    days = [(datetime.now(UTC) - timedelta(days=d)).strftime("%Y-%m-%d") for d in (1, 0)]
+    for day in days:
+        pair.pbx("POST", "/simulator/history", data={"count": "40", "day": day})
+    ended = _history(pair.sim.url, end=_compact(datetime.now(UTC)))
+    partial = [r for r in ended if r["status"] == "success"][-1]
     event = {  # the CRM heard this call ring and be answered, then nothing more
         "cmd": "event",
         "type": "ACCEPTED",
@@ -354,16 +357,18 @@ def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> No
 
     config = SimulatorConfig(api_key=TOKEN, rest=False, step_delay=0.02)
     with LiveServer(create_simulator(config)) as legacy:
-        legacy_answer = httpx.post(
-            legacy.url + "/simulator/history", data={"count": "30", "day": yesterday}
-        )
-        assert legacy_answer.json()["loaded"] == 30
+        for day in days:
+            legacy_answer = httpx.post(
+                legacy.url + "/simulator/history", data={"count": "30", "day": day}
+            )
+            assert legacy_answer.json()["loaded"] == 30
         pair.connect(domain=legacy.url)
 
         async def fresh_window(db: Database) -> Any:
             await db.execute(pbx_sync.delete())  # read the whole day again, from the legacy API
             return await _reconcile(db, project)
 
+        began = datetime.now(UTC)
         run = run_core(pair.url, fresh_window)
         assert run.result == "ok" and run.error == ""
         assert run.calls_read > 0 and run.calls_restored == run.calls_read
@@ -372,6 +377,9 @@ def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> No
         assert all(c["client_phone"].startswith("7916") for c in legacy_calls)
         assert {c["pbx_user"] for c in legacy_calls} <= {"admin", "ivanov", "sidorova"}
         assert "Missed" in {c["status"] for c in legacy_calls}
+        # Connected two days ago, never reconciled: the first run reads one day back, no more.
+        assert all(c["started_at"] >= began - timedelta(days=1, seconds=1) for c in legacy_calls)
+        assert 28 <= run.calls_read <= 31  # a day of the two
 
 
 @pytest.mark.parametrize("minutes", ["", "0", "2.5"])
