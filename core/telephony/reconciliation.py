@@ -8,8 +8,9 @@ those calls are lost unless read back. One run, for one project:
   or expired): one reconciler per project at a time, whatever the processes and hosts;
 - reads the history from `synced_until` minus `OVERLAP` (a call appears in the history when it
   ends, under the time it started: a call that was still going on at the last run is read again)
-  up to now; the first run reads from the connection's start, at most `FIRST_RUN` back; a long
-  window is read in `CHUNK`s, each one read whole before any of it is applied;
+  up to now, at most `CATCH_UP` back; the first run reads from the connection's start, at most
+  `FIRST_RUN` back; a long window is read in `CHUNK`s, each one read whole before any of it
+  is applied;
 - skips the calls the CRM already knows complete (their outcome, and the recording link the
   history has) with one query per page of calls, and passes each other one as its `history`
   webhook through `inbox.receive(..., origin=Origin.HISTORY)`: the same call, dialog message,
@@ -50,6 +51,7 @@ log = logging.getLogger("crm.reconciliation")
 
 OVERLAP = timedelta(hours=2)  # calls longer than this that end after a run are read too late
 FIRST_RUN = timedelta(days=1)  # how far back the first run reads
+CATCH_UP = timedelta(days=7)  # and any run at most (the CRM off, or MegaFon off, for longer)
 CHUNK = timedelta(hours=6)  # a longer window is read and applied in parts of this length
 LEASE = timedelta(minutes=10)  # a run that died holds the project this long at most
 KNOWN_BATCH = 500  # callids per query for the calls the CRM already knows
@@ -216,7 +218,7 @@ async def reconcile(
         pbx = await connection.client(db, http, project_id)
         before = pbx.api
         if state["synced_until"] is not None:
-            since = state["synced_until"] - OVERLAP
+            since = max(state["synced_until"] - OVERLAP, now - CATCH_UP)
         else:
             since = max(state["connected_at"] or now, now - FIRST_RUN)
         while since < now:

@@ -308,6 +308,17 @@ def test_a_pbx_that_fails_or_answers_garbage_leaves_nothing_half_applied(pair) -
         assert run_core(pair.url, _count, calls, project) == 501
         assert run_core(pair.url, _sync_row, project)["synced_until"] is not None
 
+        async def last_run_a_month_ago(db: Database) -> Any:
+            month_ago = datetime.now(UTC) - timedelta(days=30)
+            await db.execute(pbx_sync.update().values(synced_until=month_ago))
+            return await _reconcile(db, project)
+
+        asked.clear()
+        began = datetime.now(UTC)
+        assert run_core(pair.url, last_run_a_month_ago).result == "ok"
+        assert min(a["start"] for a in asked) >= _compact(began - timedelta(days=7, seconds=1))
+        assert len({a["end"] for a in asked}) == 7 * 4  # in six-hour parts
+
 
 def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> None:
     """Two reconciliations of a project at once (two database connections, as two
