@@ -59,10 +59,11 @@ APPLY_BATCH = 50  # calls applied per commit (a webhook waits at most one batch 
 
 
 class Result(StrEnum):
-    """`pbx_sync.result`."""
+    """`pbx_sync.result`; RUNNING only for a run that goes on after `reconcile_now` returned."""
 
     OK = "ok"
     FAILED = "error"
+    RUNNING = "running"
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,24 @@ async def _release(db: Database, project_id: int, owner: str) -> None:
         )
     except Exception:
         log.exception("could not give back the reconciliation lease of project %s", project_id)
+
+
+_BACKGROUND: set[asyncio.Task[Run | None]] = set()  # runs that outlived their request
+
+
+async def reconcile_now(
+    db: Database, http: httpx.AsyncClient, project_id: int, *, wait: float
+) -> Run | None:
+    """«Сверить с АТС»: `reconcile`, waiting for it at most `wait` seconds; a run that takes
+    longer (days to catch up, a slow PBX) goes on in the background, and what is returned
+    then says so (`Result.RUNNING`): its outcome shows on «Телефония» when it ends."""
+    task = asyncio.create_task(reconcile(db, http, project_id))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), wait)
+    except TimeoutError:
+        return Run(Result.RUNNING, 0, 0)
 
 
 async def reconcile_all(db: Database, http: httpx.AsyncClient) -> None:

@@ -36,6 +36,7 @@ from tests.support.servers import LiveBrowser, LiveServer
 from web.app import create_app
 from web.config import Settings
 from web.pbx_simulator import SimulatorConfig, create_simulator
+from web.views import telephony as telephony_views
 
 KNOWN_PHONE = "79265550101"  # the client the pair's project has
 
@@ -237,9 +238,12 @@ def _records(count: int, start: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def test_a_pbx_that_fails_or_answers_garbage_leaves_nothing_half_applied(pair) -> None:
+def test_a_pbx_that_fails_or_answers_garbage_leaves_nothing_half_applied(
+    pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The PBX down, answering HTML, or failing on the second page: the health says so in
-    words, no call is applied, `synced_until` stays; a single unreadable record among good
+    words, no call is applied, `synced_until` stays; a run held elsewhere, or slower than the
+    button waits, is told; a single unreadable record among good
     ones is skipped and counted; a full page asks again from its last call's start."""
     project = pair.ids["project"]
     pair.connect()
@@ -264,6 +268,18 @@ def test_a_pbx_that_fails_or_answers_garbage_leaves_nothing_half_applied(pair) -
     assert "Сверка уже идёт." in busy and "сверка идёт" in busy
     run_core(pair.url, held_elsewhere, None)
 
+    monkeypatch.setattr(telephony_views, "RECONCILE_WAIT", 0.2)  # the button waits 0.2 s
+    pair.pbx("POST", "/simulator/behaviour", data={"delay": "0.6"})  # PBX_TIMEOUT is 1 s here
+    slow = page(admin.htmx("POST", "/telephony/megafon/reconcile")).get_text(" ", strip=True)
+    assert "Сверка продолжается в фоне" in slow and "сверка идёт" in slow
+    eventually(lambda: run_core(pair.url, _sync_row, project)["lease_owner"] == "")
+    assert run_core(pair.url, _sync_row, project)["result"] == "ok"  # it went on and ended
+    pair.pbx("POST", "/simulator/behaviour", data={"delay": "0"})
+
+    async def never_reconciled(db: Database) -> None:
+        await db.execute(pbx_sync.delete())
+
+    run_core(pair.url, never_reconciled)
     run_core(pair.url, _connected_days_ago)
     first = datetime.now(UTC) - timedelta(hours=23, minutes=50)  # in the first 6-hour part
     records = _records(501, first)

@@ -48,6 +48,9 @@ async def _recordings_context(request: Request) -> dict[str, object]:
     }
 
 
+RECONCILE_WAIT = 20.0  # seconds «Сверить с АТС» waits for the result before it goes on behind
+
+
 async def _health_context(request: Request) -> dict[str, object]:
     """«Состояние интеграции»: the last webhook, the last reconciliation, calls restored."""
     return {
@@ -60,9 +63,17 @@ async def _health_context(request: Request) -> dict[str, object]:
 async def reconcile(request: Request) -> Response:
     """«Сверить с АТС»: reconcile with the PBX's history now and show the health anew."""
     db, project_id = request.state.db, request.state.user["project_id"]
-    run = await reconciliation.reconcile(db, request.state.pbx_http, project_id)
+    run = await reconciliation.reconcile_now(
+        db, request.state.pbx_http, project_id, wait=RECONCILE_WAIT
+    )
     if run is None:
         outcome = {"reconcile_ok": False, "reconcile_message": _("Сверка уже идёт.")}
+    elif run.result == reconciliation.Result.RUNNING:
+        message = _(
+            "Сверка продолжается в фоне: звонков много или АТС отвечает медленно. "
+            "Её итог появится здесь — обновите страницу через минуту."
+        )
+        outcome = {"reconcile_ok": True, "reconcile_message": message}
     elif run.result == reconciliation.Result.OK:
         message = _("Сверка завершена: прочитано звонков: {read}, восстановлено: {restored}.")
         outcome = {
