@@ -20,6 +20,7 @@ gives one in JSON), never the raw bytes of whatever answered.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -284,27 +285,33 @@ class PbxClient:
         max_pages: int = HISTORY_MAX_PAGES,
     ) -> History:
         """The calls that started from `start` to `end` (REST `GET /history/json`, or legacy
-        `cmd=history` CSV), each once. Neither API has an offset: when a page comes back full,
-        the next is asked from the last call's start, and the calls already read are dropped."""
+        `cmd=history` CSV), each once. Neither API has an offset, nor says in which order it
+        lists: when a page comes back full, the window is narrowed past what it held (from the
+        last call's start when the page was oldest first, up to the first call's start when it
+        was newest first), and the calls already read are dropped."""
         found = History()
         seen: set[str] = set()
-        since = start
+        since, until = start, end
         for _page in range(max_pages):
-            page = await self._history_page(since, end, limit)
+            page = await self._history_page(since, until, limit)
             found.unreadable += page.unreadable
             fresh = [c for c in page.calls if c.uid not in seen]
             seen.update(c.uid for c in fresh)
             found.calls += fresh
             if len(page.calls) + page.unreadable < limit:
                 return found
-            latest = max((c.start for c in page.calls), default=since)
+            starts = [c.start for c in page.calls]
+            if all(a <= b for a, b in itertools.pairwise(starts)):
+                since = max(starts, default=since)  # oldest first: the rest is later
+            else:
+                # newest first: the rest is earlier (its second again, should `end` not hold it)
+                until = min(starts) + timedelta(seconds=1)
             if not fresh:
                 # A full page of the same second, nothing new: asking again cannot move on.
                 raise PbxFailed(
                     200,
                     _("в истории АТС больше {limit} звонков за одну секунду").format(limit=limit),
                 )
-            since = latest
         raise PbxFailed(
             200,
             _("история АТС не кончается (больше {n} страниц по {limit} звонков)").format(

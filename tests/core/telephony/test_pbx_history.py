@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from core.telephony import protocol
-from core.telephony.pbx_history import NotAHistory, read_csv, read_rest
+from core.telephony.pbx_client import PbxClient
+from core.telephony.pbx_history import NotAHistory, read_csv, read_rest, read_start
 
 GRAVITEL_LINE = (  # PROTOCOL.md §2.1, word for word, with a 10th column (rating) added
     "a252179d-fa9b-4b2a-9f4a-05c61af0639f,out,+79002445949,admin@ats23.gravitel.ru,"
@@ -103,3 +105,40 @@ def test_text_that_is_not_the_csv_is_not_a_history(text: str) -> None:
 
 def test_an_empty_csv_is_a_day_without_calls() -> None:
     assert read_csv("").calls == [] and read_csv("\r\n").unreadable == 0
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+@pytest.mark.anyio
+async def test_a_long_history_is_read_whole_whichever_order_the_pbx_lists_it(
+    newest_first: bool,
+) -> None:
+    """Neither API promises an order: paging by 500 reads 1,234 calls of a day each once,
+    whether the PBX lists the oldest or the newest first (an injected transport; the real HTTP
+    path to our simulator is in tests/web/test_reconciliation.py)."""
+    day = datetime(2026, 4, 5, tzinfo=UTC)
+    records: list[dict[str, str | int]] = [
+        {
+            "uid": f"c{i}",
+            "type": "in",
+            "status": "success",
+            "client": "79161234567",
+            "start": (day + timedelta(minutes=i // 2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration": 5,
+        }
+        for i in range(1234)  # two calls a second: a page may end between them
+    ]
+    asked: list[tuple[datetime, datetime]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        start, end = (protocol.parse_start(params[k]) for k in ("start", "end"))
+        asked.append((start, end))
+        found = [r for r in records if start <= read_start(r["start"]) <= end]
+        found.sort(key=lambda r: str(r["start"]), reverse=newest_first)
+        return httpx.Response(200, json=found[: int(params["limit"])])
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    pbx = PbxClient(http, "https://vats123456.megapbx.ru", "secret")
+    history = await pbx.history(day, day + timedelta(days=1))
+    assert sorted(c.uid for c in history.calls) == sorted(str(r["uid"]) for r in records)
+    assert history.unreadable == 0 and len(asked) == 3
