@@ -486,6 +486,9 @@ async def set_keep_days(db: Database, project_id: int, text: str, now: datetime)
     return days
 
 
+PURGE_BATCH = 500  # rows read at a time: the first purge may find a million old recordings
+
+
 async def purge(db: Database, settings: Settings, now: datetime) -> int:
     """Delete the audio of calls older than their project keeps (the calls and their dialogs
     stay), and temporary files no download can still be writing; how many were expired.
@@ -506,9 +509,10 @@ async def purge(db: Database, settings: Settings, now: datetime) -> int:
             .where(mine, recordings.c.state.in_(_NOT_STORED), _call_time() < cutoff)
         )
         for query in (stored, others):
-            for row in await db.fetch_all(query):
-                await _expire(db, settings, row["call_id"], row["path"])
-                expired += 1
+            while rows := await db.fetch_all(query.limit(PURGE_BATCH)):  # each leaves the query
+                for row in rows:
+                    await _expire(db, settings, row["call_id"], row["path"])
+                expired += len(rows)
     _remove_stray_temp_files(settings, now)
     return expired
 

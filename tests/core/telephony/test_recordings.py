@@ -14,6 +14,7 @@ import pytest
 from core import clock
 from core.db import Database
 from core.errors import ValidationError
+from core.tables import calls as calls_table
 from core.tables import recordings as recordings_table
 from core.telephony import calls, recordings
 from tests.support import builders
@@ -97,3 +98,41 @@ async def test_a_call_already_older_than_kept_is_not_downloaded(
     states = {r["call_id"]: r["state"] for r in await db.fetch_all(recordings_table.select())}
     assert states == {old["id"]: "expired", new["id"]: "stored"}
     assert len(list(tmp_path.rglob("*.wav"))) == 1
+
+
+async def test_retention_expires_old_audio_a_batch_at_a_time_and_keeps_the_calls(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first purge after an admin sets «Хранить записи» may find a million old copies:
+    they are read a batch at a time, never all at once, and every one of them goes."""
+    project = (await builders.admin(db))["project_id"]
+    now = clock.now()
+    await recordings.set_keep_days(db, project, "30", now)
+    store = tmp_path / "recordings"
+    store.mkdir()
+    for n in range(5):
+        call = await calls.ensure_call(db, project, f"c-{n}", now)
+        place = store / f"{n}.wav"
+        place.write_bytes(b"RIFF")
+        await recordings.note(db, project, call["id"], f"https://pbx.example/{n}.wav", now)
+        await db.execute(
+            recordings_table.update()
+            .where(recordings_table.c.call_id == call["id"])
+            .values(state="stored", path=place.name, stored_at=now - timedelta(days=40 - n))
+        )
+    monkeypatch.setattr(recordings, "PURGE_BATCH", 2)
+    read = []
+    fetch_all = db.fetch_all
+
+    async def counting(query: object) -> list[dict[str, object]]:
+        rows = await fetch_all(query)  # type: ignore[arg-type]
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(db, "fetch_all", counting)
+    assert await recordings.purge(db, recordings.Settings(directory=store), now) == 5
+    assert max(read) <= 2
+    monkeypatch.undo()
+    rows = await db.fetch_all(recordings_table.select())
+    assert {(r["state"], r["path"]) for r in rows} == {("expired", "")}
+    assert list(store.iterdir()) == [] and len(await db.fetch_all(calls_table.select())) == 5
