@@ -192,7 +192,9 @@ def from_csv(row: list[str]) -> HistoryCall:
 
 
 def read_csv(text: str) -> History:
-    """The legacy API's history: CSV, one call a line; an empty reply is no calls."""
+    """The legacy API's history: CSV, one call a line; an empty reply is no calls. A byte
+    order mark is no part of the first call's uid (else that call is taken for another)."""
+    text = text.removeprefix("\ufeff")
     if text.lstrip().startswith(("{", "[", "<")):
         raise NotAHistory("JSON or HTML, not CSV")
     history = History()

@@ -107,6 +107,12 @@ def test_an_empty_csv_is_a_day_without_calls() -> None:
     assert read_csv("").calls == [] and read_csv("\r\n").unreadable == 0
 
 
+def test_a_byte_order_mark_is_no_part_of_the_first_uid() -> None:
+    """Else the first call of the reply is another call than its webhook's: restored twice."""
+    [call] = read_csv("\ufeff" + GRAVITEL_LINE).calls
+    assert call.uid == "a252179d-fa9b-4b2a-9f4a-05c61af0639f"
+
+
 @pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
 @pytest.mark.anyio
 async def test_a_long_history_is_read_whole_whichever_order_the_pbx_lists_it(
