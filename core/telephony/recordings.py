@@ -459,7 +459,9 @@ def parse_keep_days(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_KEEP_DAYS:
+    # the length first: `int` refuses a number of more than 4,300 digits with an exception
+    too_long = len(text) > len(str(MAX_KEEP_DAYS))
+    if too_long or not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_KEEP_DAYS:
         raise ValidationError.single(
             "keep_days",
             _("Укажите целое число дней от 1 до {max} или оставьте поле пустым.").format(

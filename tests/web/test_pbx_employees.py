@@ -192,6 +192,11 @@ def test_the_pbx_users_are_read_whole_suggested_matched_and_a_gone_login_flagged
         "/employees/pbx", {"assign": str(crm.ids["admin"]), f"pbx_user_{crm.ids['admin']}": "zz"}
     )
     assert refused.status_code == 422 and "уже нет в списке АТС" in refused.text
+    # Ticks that name no employee (`²` is a digit to Python, 5,000 nines too long for `int`,
+    # past any id column) are ignored rather than failing the page.
+    for odd in ("²", "9" * 5000, "99999999999999999999"):
+        ignored = crm.admin.submit("/employees/pbx", {"assign": odd, f"pbx_user_{odd}": "admin"})
+        assert ignored.status_code == 200 and "Изменено сотрудников: 0" in ignored.text
 
     # Пётр leaves the PBX: after «Обновить из АТС» his row says «Нет в АТС», no one else's.
     crm.config.users[:] = [u for u in crm.config.users if u["login"] != "petrov"]

@@ -15,6 +15,7 @@ from core.telephony import pbx_directory
 from web.actor import actor
 from web.auth import admin_required
 from web.htmx import wants_fragment
+from web.ids import parse_id
 from web.templating import render
 from web.urls import redirect
 
@@ -65,9 +66,11 @@ def _choices(form: FormData) -> dict[int, str]:
     """The ticked employees (`assign`), each with the PBX login chosen in their row."""
     chosen = {}
     for raw in form.getlist("assign"):
-        if isinstance(raw, str) and raw.isdigit():
+        # `²` is a digit to `str.isdigit` and 5,000 nines are too long for `int`: not ids
+        employee_id = parse_id(raw) if isinstance(raw, str) else None
+        if employee_id is not None:
             login = form.get(f"pbx_user_{raw}", "")
-            chosen[int(raw)] = login if isinstance(login, str) else ""
+            chosen[employee_id] = login if isinstance(login, str) else ""
     return chosen
 
 
