@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from core.telephony.protocol import parse_start
+from core.telephony.protocol import parse_start, plausible_start
 
 _NOT_DIGITS = re.compile(r"\D")
 
@@ -102,7 +102,7 @@ def read_start(value: Any) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # described as UTC (PROTOCOL.md §2.1)
-    return moment.astimezone(UTC)
+    return plausible_start(moment).astimezone(UTC)
 
 
 def _digits(value: Any) -> str:

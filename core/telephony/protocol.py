@@ -198,7 +198,15 @@ def fallback_status(duration: int | None, direction: Direction) -> CallStatus:
 
 def parse_start(value: str) -> datetime:
     """`20240315T091512Z`, UTC, 24-hour (one library shipped a 12-hour parse bug)."""
-    return datetime.strptime(value.strip(), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return plausible_start(datetime.strptime(value.strip(), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC))
+
+
+def plausible_start(moment: datetime) -> datetime:
+    """`moment`, or ValueError when no call began then: a call of year 1 or 9999 would break
+    every page that shows it (Moscow's time of 9999-12-31 23:59 UTC is past `datetime`)."""
+    if not 2000 <= moment.year < 2100:  # before any time zone is applied: that could overflow
+        raise ValueError(f"no call began at {moment.isoformat()}")
+    return moment
 
 
 def _seconds(value: str, name: str, errors: dict[str, str]) -> int | None:

@@ -102,6 +102,9 @@ def test_unknown_fields_are_kept_and_a_link_that_is_no_web_address_is_not_follow
         ({"cmd": "history", "status": "Success", "phone": "7"}, {"callid"}),
         ({"cmd": "history", "status": "Success", "callid": "c"}, {"phone"}),
         ({**samples.W5, "start": "15.03.2024 12:15"}, {"start"}),
+        # no call began then, and Moscow's time of it would be past what `datetime` holds
+        ({**samples.W5, "start": "99991231T235959Z"}, {"start"}),
+        ({**samples.W5, "start": "00010101T000000Z"}, {"start"}),
         ({**samples.W5, "duration": "-3"}, {"duration"}),
         ({**samples.W5, "wait": "soon"}, {"wait"}),
         ({"cmd": "rating", "callid": "c1", "rating": "101"}, {"rating"}),
