@@ -165,6 +165,7 @@ def test_calls_played_while_the_crm_was_down_appear_once_marked_when_it_starts(
             assert "прочитано звонков: 3, восстановлено: 3" in health.get_text(" ", strip=True)
             assert "звонков: 3" in health.select_one("[data-health=restored]").get_text()
             assert "ещё не было" in health.select_one("[data-health=webhook]").get_text()
+            assert "при запуске и каждые 60 мин:" in health.get_text()  # not «60.0 мин»
             journal = page(admin.get("/webhooks"))
             assert len(journal.select(".restored-mark")) == 3
 
