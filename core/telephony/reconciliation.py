@@ -45,7 +45,7 @@ from core.tables import calls, pbx_connections, pbx_sync, webhook_deliveries
 from core.telephony import connection, inbox
 from core.telephony.pbx_client import PbxError
 from core.telephony.pbx_history import HistoryCall
-from core.telephony.protocol import InvalidWebhook
+from core.telephony.protocol import InvalidWebhook, parse
 
 log = logging.getLogger("crm.reconciliation")
 
@@ -146,7 +146,8 @@ async def _complete_callids(db: Database, project_id: int, found: list[HistoryCa
     """The calls of `found` the CRM already knows whole: their outcome, and the recording link
     when the history has one."""
     complete: set[str] = set()
-    wants_link = {c.uid for c in found if c.record}
+    # Only a web address becomes the call's link (`protocol.parse`): any other is no lack.
+    wants_link = {c.uid for c in found if c.record.startswith(("https://", "http://"))}
     uids = [c.uid for c in found]
     for start in range(0, len(uids), KNOWN_BATCH):
         rows = await db.fetch_all(
@@ -162,11 +163,20 @@ async def _complete_callids(db: Database, project_id: int, found: list[HistoryCa
     return complete
 
 
-async def _apply(db: Database, project_id: int, found: list[HistoryCall]) -> tuple[int, int]:
+async def _apply(
+    db: Database, project_id: int, found: list[HistoryCall], read_before: datetime | None
+) -> tuple[int, int]:
     """Apply the calls the CRM lacks; (restored, failed). A call whose fields the webhook path
-    refuses is journaled as refused (in «Журнал вебхуков») and not counted as failed."""
+    refuses is journaled as refused (in «Журнал вебхуков») and not counted as failed, by the
+    run that first reads it: one that started before `read_before` (what earlier runs read up
+    to) is read again only for the overlap, and refused again it is not journaled again."""
     complete = await _complete_callids(db, project_id, found)
-    lacking = [c for c in found if c.uid not in complete]
+    lacking = [
+        c
+        for c in found
+        if c.uid not in complete
+        and (read_before is None or c.start >= read_before or _acceptable(c))
+    ]
     restored = failed = 0
     for start in range(0, len(lacking), APPLY_BATCH):
         # Each call in a savepoint of its own (`inbox`), a batch of them committed together:
@@ -185,6 +195,15 @@ async def _apply(db: Database, project_id: int, found: list[HistoryCall]) -> tup
                 elif receipt.result == inbox.DeliveryResult.ERROR:
                     failed += 1
     return restored, failed
+
+
+def _acceptable(call: HistoryCall) -> bool:
+    """Whether the webhook path takes the call (a hidden number, say, it refuses)."""
+    try:
+        parse(call.webhook_fields())
+    except InvalidWebhook:
+        return False
+    return True
 
 
 async def reconcile(
@@ -227,7 +246,7 @@ async def reconcile(
             history = await pbx.history(since, until)
             read += len(history.calls)
             unreadable += history.unreadable
-            done, failed = await _apply(db, project_id, history.calls)
+            done, failed = await _apply(db, project_id, history.calls, state["synced_until"])
             restored += done
             if failed:
                 run = Run(

@@ -1,0 +1,65 @@
+"""A reconciliation that reads again what an earlier one read (the overlap every run re-reads
+for calls still going on) journals nothing again: a hidden number the webhook path refuses, a
+recording link that is no web address (a PBX of its own over real HTTP)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.db import Database
+from core.tables import pbx_connections, webhook_deliveries
+from core.telephony import connection, reconciliation
+from tests.support import builders
+from tests.support.servers import LiveServer
+
+pytestmark = pytest.mark.anyio
+
+
+def _call(uid: str, client: str, minutes_ago: int, record: str = "") -> dict[str, object]:
+    start = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {
+        "uid": uid,
+        "type": "in",
+        "status": "success",
+        "client": client,
+        "user": "ivanov",
+        "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration": 10,
+        "record": record,
+    }
+
+
+CALLS = [
+    _call("hidden", "", 30),  # an anonymous caller: no number, refused
+    _call("ftp", "79161234567", 20, "ftp://records.megapbx.ru/ftp.mp3"),
+    _call("plain", "79161234568", 10),
+]
+
+
+async def history(request: Request) -> JSONResponse:
+    return JSONResponse(CALLS)
+
+
+async def test_what_a_run_read_is_not_journaled_again_by_the_next(db: Database) -> None:
+    project = (await builders.admin(db))["project_id"]
+    fake = Starlette(routes=[Route("/crmapi/v1/history/json", history)])
+    with LiveServer(fake) as pbx:
+        await connection.save(db, project, "pbx-secret-token-1234", pbx.url, allow_private=True)
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        await db.execute(pbx_connections.update().values(connected_at=hour_ago))
+        journaled = sa.select(sa.func.count()).select_from(webhook_deliveries)
+        async with httpx.AsyncClient(timeout=5) as http:
+            first = await reconciliation.reconcile(db, http, project)
+            assert first is not None and (first.calls_read, first.calls_restored) == (3, 2)
+            assert await db.fetch_val(journaled) == 3  # the hidden number refused, once
+            again = await reconciliation.reconcile(db, http, project)
+    assert again is not None and (again.calls_read, again.calls_restored) == (3, 0)
+    assert await db.fetch_val(journaled) == 3
