@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from core.db.sqlite import sqlite_path
 from core.sessions import Lifetime
 from core.telephony.recordings import Settings as RecordingSettings
 
@@ -96,10 +97,21 @@ class Settings:
             session_max_days=float(env.get("SESSION_MAX_DAYS") or 30.0),
             session_check=float(env.get("SESSION_CHECK") or 5.0),
             pbx_sync_minutes=_minutes(env.get("PBX_SYNC_MINUTES"), 5.0),
-            recordings_dir=Path(env.get("RECORDINGS_DIR") or data_dir / "recordings"),
+            recordings_dir=Path(env.get("RECORDINGS_DIR") or _beside(database_url, data_dir)),
             recording_max_mb=float(env.get("RECORDING_MAX_MB") or 50.0),
             recording_timeout=float(env.get("RECORDING_TIMEOUT") or 120.0),
         )
+
+
+def _beside(database_url: str, data_dir: Path) -> Path:
+    """`RECORDINGS_DIR`'s default: `recordings` beside the SQLite file, so that two databases
+    (a demo's, a copy's) never share files named by project and call ids; `data/recordings`
+    for PostgreSQL."""
+    if database_url.startswith("sqlite"):
+        path = sqlite_path(database_url).split("?", 1)[0]
+        if path and path != ":memory:":
+            return Path(path).parent / "recordings"
+    return data_dir / "recordings"
 
 
 def _minutes(text: str | None, default: float) -> float:

@@ -247,3 +247,17 @@ def test_recordings_are_downloaded_served_with_range_retried_and_expired(crm: Cr
     saved = admin.submit("/telephony/megafon/recordings", {"keep_days": ""})
     assert saved.status_code == 303
     assert run_core(crm.url, kept.keep_days, crm.ids["project"]) is None
+
+
+def test_recordings_are_kept_beside_the_sqlite_file_unless_told(tmp_path: Path) -> None:
+    """Two databases never share a folder of files named by project and call ids."""
+
+    def where(**env: str) -> Path | None:
+        return Settings.from_environ({"SECRET_KEY": "x", **env}, tmp_path).recordings_dir
+
+    assert where() == tmp_path / "recordings"  # data/crm.sqlite3 → data/recordings
+    assert where(DATABASE_URL="sqlite:////srv/demo/crm.sqlite3") == Path("/srv/demo/recordings")
+    assert where(DATABASE_URL="sqlite:///copy/crm.sqlite3?mode=rwc") == Path("copy/recordings")
+    assert where(DATABASE_URL="postgresql://crm@db/crm") == tmp_path / "recordings"
+    told = where(DATABASE_URL="sqlite:////srv/demo/crm.sqlite3", RECORDINGS_DIR="/mnt/shared")
+    assert told == Path("/mnt/shared")
