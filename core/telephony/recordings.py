@@ -515,7 +515,8 @@ async def purge(db: Database, settings: Settings, now: datetime) -> int:
                 for row in rows:
                     await _expire(db, settings, row["call_id"], row["path"])
                 expired += len(rows)
-    _remove_stray_temp_files(settings, now)
+    # A listing of every month folder: a million files take seconds, not on the event loop.
+    await asyncio.to_thread(_remove_stray_temp_files, settings, now)
     return expired
 
 

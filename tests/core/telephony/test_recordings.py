@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,6 +121,13 @@ async def test_retention_expires_old_audio_a_batch_at_a_time_and_keeps_the_calls
             .where(recordings_table.c.call_id == call["id"])
             .values(state="stored", path=place.name, stored_at=now - timedelta(days=40 - n))
         )
+    month = store / str(project) / "2026-01"  # and what downloads that died left behind
+    month.mkdir(parents=True)
+    stale, fresh = month / ".1.abc.part", month / ".2.abc.part"
+    for temp in (stale, fresh):
+        temp.write_bytes(b"RI")
+    two_hours_ago = (now - timedelta(hours=2)).timestamp()
+    os.utime(stale, (two_hours_ago, two_hours_ago))
     monkeypatch.setattr(recordings, "PURGE_BATCH", 2)
     read = []
     fetch_all = db.fetch_all
@@ -135,4 +143,5 @@ async def test_retention_expires_old_audio_a_batch_at_a_time_and_keeps_the_calls
     monkeypatch.undo()
     rows = await db.fetch_all(recordings_table.select())
     assert {(r["state"], r["path"]) for r in rows} == {("expired", "")}
-    assert list(store.iterdir()) == [] and len(await db.fetch_all(calls_table.select())) == 5
+    assert sorted(p.name for p in store.rglob("*") if p.is_file()) == [fresh.name]
+    assert len(await db.fetch_all(calls_table.select())) == 5
