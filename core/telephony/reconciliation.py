@@ -41,11 +41,11 @@ import sqlalchemy as sa
 from core import clock
 from core.db import Database
 from core.i18n import gettext as _
-from core.tables import calls, pbx_connections, pbx_sync, webhook_deliveries
+from core.tables import calls, pbx_connections, pbx_sync, pbx_users, webhook_deliveries
 from core.telephony import connection, inbox
 from core.telephony.pbx_client import PbxError
 from core.telephony.pbx_history import HistoryCall
-from core.telephony.protocol import InvalidWebhook, parse
+from core.telephony.protocol import InvalidWebhook, parse, pbx_login
 
 log = logging.getLogger("crm.reconciliation")
 
@@ -177,15 +177,19 @@ async def _apply(
         if c.uid not in complete
         and (read_before is None or c.start >= read_before or _acceptable(c))
     ]
+    extensions = await _extensions(db, project_id) if lacking else {}
     restored = failed = 0
     for start in range(0, len(lacking), APPLY_BATCH):
         # Each call in a savepoint of its own (`inbox`), a batch of them committed together:
         # one wait for the disk per batch instead of one per call.
         async with db.transaction():
             for call in lacking[start : start + APPLY_BATCH]:
+                fields = call.webhook_fields()
+                if ext := extensions.get(pbx_login(call.user)):
+                    fields.setdefault("ext", ext)
                 try:
                     receipt = await inbox.receive(
-                        db, project_id, call.webhook_fields(), origin=inbox.Origin.HISTORY
+                        db, project_id, fields, origin=inbox.Origin.HISTORY
                     )
                 except InvalidWebhook:
                     log.warning("project %s: history record %s refused", project_id, call.uid)
@@ -195,6 +199,19 @@ async def _apply(
                 elif receipt.result == inbox.DeliveryResult.ERROR:
                     failed += 1
     return restored, failed
+
+
+async def _extensions(db: Database, project_id: int) -> dict[str, str]:
+    """PBX login → extension, from the PBX's user list as last read. The PBX's own `history`
+    names the employee's extension beside the login (PROTOCOL.md §1.2), its history API only
+    the login: without this, an employee set up by extension («701») would be a bare login on
+    every call restored, not the person (in the card, «Звонки», «Пропущенные»)."""
+    rows = await db.fetch_all(
+        sa.select(pbx_users.c.login, pbx_users.c.ext).where(
+            pbx_users.c.project_id == project_id, pbx_users.c.ext != ""
+        )
+    )
+    return {pbx_login(row["login"]): row["ext"] for row in rows}
 
 
 def _acceptable(call: HistoryCall) -> bool:

@@ -15,8 +15,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.db import Database
-from core.tables import pbx_connections, webhook_deliveries
-from core.telephony import connection, reconciliation
+from core.tables import calls, pbx_connections, webhook_deliveries
+from core.telephony import connection, pbx_directory, reconciliation
+from core.telephony.calls import employee_names
+from core.telephony.pbx_client import PbxUser
 from tests.support import builders
 from tests.support.servers import LiveServer
 
@@ -63,3 +65,20 @@ async def test_what_a_run_read_is_not_journaled_again_by_the_next(db: Database) 
             again = await reconciliation.reconcile(db, http, project)
     assert again is not None and (again.calls_read, again.calls_restored) == (3, 0)
     assert await db.fetch_val(journaled) == 3
+
+
+async def test_a_restored_call_names_the_employee_set_up_by_extension(db: Database) -> None:
+    """The history API names only the login; the PBX's user list gives its extension, as the
+    PBX's own `history` webhook would, so the call is the employee's, not a bare «ivanov»."""
+    project = (await builders.admin(db))["project_id"]
+    await builders.manager(db, project, call_method="megafon_api", pbx_user="701")
+    await pbx_directory.store(db, project, [PbxUser("ivanov", "Иван Иванов", "701")])
+    fake = Starlette(routes=[Route("/crmapi/v1/history/json", history)])
+    with LiveServer(fake) as pbx:
+        await connection.save(db, project, "pbx-secret-token-1234", pbx.url, allow_private=True)
+        async with httpx.AsyncClient(timeout=5) as http:
+            run = await reconciliation.reconcile(db, http, project)
+    assert run is not None and run.calls_restored == 2
+    restored = await db.fetch_all(sa.select(calls.c.pbx_user, calls.c.ext))
+    assert {(c["pbx_user"], c["ext"]) for c in restored} == {("ivanov", "701")}
+    assert (await employee_names(db, project))["701"] == "Иван Петров"
