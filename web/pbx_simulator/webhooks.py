@@ -59,7 +59,7 @@ class CrmWebhooks:
                     **self.config.quirks.request(self.config.crm_url, sent)
                 )
             except Exception as e:  # a broken or absent CRM must never stop the simulator
-                entry["error"] = f"{type(e).__name__}: {e}".rstrip(": ")
+                entry["error"] = _failure(e)
             else:
                 entry["status"] = response.status_code
                 if not response.is_success:
@@ -67,3 +67,12 @@ class CrmWebhooks:
         if entry["error"]:
             self.undelivered += 1
         self.log.append(entry)
+
+
+def _failure(error: Exception) -> str:
+    """Why a webhook did not reach the CRM, in the page's words (a stopped CRM is the usual)."""
+    if isinstance(error, httpx.ConnectError):
+        return "CRM недоступна: не удалось подключиться"
+    if isinstance(error, httpx.TimeoutException):
+        return "CRM не ответила вовремя"
+    return f"не отправлен: {type(error).__name__}: {error}".rstrip(": ")

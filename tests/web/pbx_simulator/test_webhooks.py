@@ -11,4 +11,5 @@ def test_a_crm_that_is_down_is_logged_not_fatal(crm: CapturingCrm) -> None:
         pbx.post("/simulator/scenario", json={"scenario": "busy"})
         log = wait_for(lambda: len(got := pbx.get("/simulator/log").json()) >= 3 and got)
         assert all(entry["status"] is None and entry["error"] for entry in log)
+        assert log[0]["error"] == "CRM недоступна: не удалось подключиться"  # its page's words
         assert rest(pbx).status_code == 200
