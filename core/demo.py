@@ -131,12 +131,18 @@ async def fill(
     return ADMIN_EMAIL, password
 
 
-async def connect_simulator(db: Database, base_url: str, token: str) -> str | None:
-    """Point the demo project's telephony at the PBX simulator; the project's API key (the
-    simulator signs its webhooks with it), or None when there is no demo project."""
+async def connect_simulator(db: Database, base_url: str, token: str) -> tuple[str, str] | None:
+    """Point the demo project's telephony at the PBX simulator: the project's API key (the
+    simulator signs its webhooks with it) and the PBX token, or None when there is no demo
+    project. A project already connected to this address keeps its token, so that a simulator
+    run on its own with it (one that outlived the CRM) stays the demo's PBX."""
     admin = await db.fetch_one(users.select().where(users.c.email == ADMIN_EMAIL))
     if admin is None:
         return None
-    await connection.save(db, admin["project_id"], token, base_url, allow_private=True)
+    current = await connection.get(db, admin["project_id"])
+    if current is not None and current["base_url"] == base_url:
+        token = current["api_token"]
+    else:
+        await connection.save(db, admin["project_id"], token, base_url, allow_private=True)
     project = await projects.get_project(db, admin["project_id"])
-    return project["api_key"]
+    return project["api_key"] or "", token

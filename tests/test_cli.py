@@ -1,5 +1,6 @@
 """The command line a newcomer and deployment scripts use: serve, create-admin, --demo."""
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -165,3 +166,63 @@ def test_serve_with_several_worker_processes(tmp_path):
         assert output.count("Код установки:") == 1  # one code, printed once for all workers
     finally:
         stop(process)
+
+
+def test_demo_calls_played_while_the_crm_is_stopped_appear_when_it_starts_again(tmp_path):
+    """The newcomer's story with `--demo`: the demo prints how to run its simulator on its own;
+    stopped, the CRM misses a call played on it; started again, it keeps the PBX's token,
+    leaves the port to that simulator and restores the call from its history."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/crm.sqlite3", "SECRET_KEY": "s"}
+    pbx_port = free_port()
+    pbx_url = f"http://127.0.0.1:{pbx_port}"
+    demo = ["--demo", "--pbx-port", str(pbx_port)]
+    process, url = start_server(demo, tmp_path, env)
+    try:
+        output = output_until(process, "simulate-pbx")
+    finally:
+        stop(process)
+    password = output.split("пароль:")[1].split()[0]
+    command = next(line for line in output.splitlines() if "simulate-pbx" in line).split()
+    simulator = subprocess.Popen(
+        [*command, "--step-delay", "0.05"],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process = None
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(pbx_url + "/", timeout=1)
+                break
+            time.sleep(0.1)
+        played = {"scenario": "answered", "phone": "79161110099", "user": "ivanov"}
+        httpx.post(pbx_url + "/simulator/scenario", data=played)
+        for _ in range(100):  # its webhooks, all refused: the CRM is down
+            if 'id="history-size">1<' in httpx.get(pbx_url + "/").text:
+                break
+            time.sleep(0.1)
+        process, url = start_server(demo, tmp_path, {**env})
+        assert "уже работает" in output_until(process, "уже работает")
+        with httpx.Client(base_url=url, follow_redirects=True) as client:
+            client.get("/login")
+            signed_in = {
+                "email": "admin@demo.example",
+                "password": password,
+                "csrftoken": client.cookies["csrftoken"],
+            }
+            client.post("/login", data=signed_in)
+            for _ in range(100):
+                journal = text_of(client.get("/webhooks"))
+                if "из истории АТС" in journal:
+                    break
+                time.sleep(0.1)
+            assert journal.count("из истории АТС") == 1
+            calls = text_of(client.get("/calls", params={"q": "79161110099"}))
+            assert "+7 916 111-00-99" in calls
+    finally:
+        if process is not None:
+            stop(process)
+        simulator.terminate()
+        simulator.wait(10)

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import os
 import secrets
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -67,20 +68,26 @@ def _start_demo_pbx(settings: Settings, host: str, port: int, pbx_port: int) -> 
     token = secrets.token_urlsafe(16)
     pbx_url = f"http://127.0.0.1:{pbx_port}"
 
-    async def connect() -> str | None:
+    async def connect() -> tuple[str, str] | None:
         async with Database(settings.database_url) as db:
             return await demo.connect_simulator(db, pbx_url, token)
 
-    crm_key = asyncio.run(connect())
-    if crm_key is None:
+    linked = asyncio.run(connect())
+    if linked is None:
         print("Симулятор АТС не подключён: в базе нет демо-проекта.")
         return
+    crm_key, token = linked  # the token the project already had with this simulator, if any
     crm_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    crm_url = f"http://{crm_host}:{port}/megafon_webhook"
+    if _port_taken(pbx_port):
+        print(
+            f"Симулятор АТС уже работает на {pbx_url}/ — демо-проект подключён к нему; "
+            "звонки, сыгранные на нём, пока CRM была остановлена, она прочитает из его "
+            "истории при запуске («Сверка с АТС»)."
+        )
+        return
     config = pbx_simulator.SimulatorConfig(
-        api_key=token,
-        crm_url=f"http://{crm_host}:{port}/megafon_webhook",
-        crm_key=crm_key,
-        public_url=pbx_url,
+        api_key=token, crm_url=crm_url, crm_key=crm_key, public_url=pbx_url
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -93,6 +100,23 @@ def _start_demo_pbx(settings: Settings, host: str, port: int, pbx_port: int) -> 
     )
     threading.Thread(target=server.run, daemon=True).start()
     print(f"Симулятор АТС МегаФон: {pbx_url}/ (входящие звонки — кнопками на его странице)")
+    print(
+        "  Он остановится вместе с CRM. Чтобы увидеть, как CRM восстанавливает звонки, "
+        "прошедшие, пока она стояла: остановите CRM, запустите симулятор отдельно\n"
+        f"  {sys.executable} -m web simulate-pbx --port {pbx_port} --crm {crm_url} "
+        f"--crm-key {crm_key} --api-key {token}\n"
+        "  сыграйте звонки на его странице и запустите CRM снова."
+    )
+
+
+def _port_taken(port: int) -> bool:
+    """Whether something (a simulator run on its own) already listens on 127.0.0.1:`port`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _owner_only(directory: Path) -> None:
