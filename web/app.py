@@ -114,6 +114,7 @@ def create_app(settings: Settings) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await reconciliation.stop_background()  # each gives its lease back
             with contextlib.suppress(Exception):
                 await wrong_token_tally.flush(db)
             runner.stop()

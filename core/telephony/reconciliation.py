@@ -326,6 +326,17 @@ async def reconcile_now(
         return Run(Result.RUNNING, 0, 0)
 
 
+async def stop_background() -> None:
+    """The app stops: the runs «Сверить с АТС» left going in this event loop are cancelled,
+    each giving its lease back while the database is still open (else the project's next
+    reconciliation, the one at start-up included, waits out `LEASE` as «Сверка уже идёт»)."""
+    loop = asyncio.get_running_loop()
+    mine = [task for task in _BACKGROUND if task.get_loop() is loop]
+    for task in mine:
+        task.cancel()
+    await asyncio.gather(*mine, return_exceptions=True)
+
+
 async def reconcile_all(db: Database, http: httpx.AsyncClient) -> None:
     """Reconcile every project with MegaFon connected; one project's trouble stops no other."""
     rows = await db.fetch_all(

@@ -414,3 +414,46 @@ def test_two_reconcilers_at_once_one_runs_and_the_legacy_csv_is_read(pair) -> No
 def test_pbx_sync_minutes_is_read_from_the_environment(tmp_path: Any, minutes: str) -> None:
     settings = Settings.from_environ({"PBX_SYNC_MINUTES": minutes, "SECRET_KEY": "x"}, tmp_path)
     assert settings.pbx_sync_minutes == {"": 5.0, "0": 0.0, "2.5": 2.5}[minutes]
+
+
+def test_a_run_left_going_by_the_button_gives_its_lease_back_when_the_crm_stops(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy while «Сверить с АТС» goes on in the background: the run is cancelled and the
+    lease given back before the database closes, so the next process's start-up run is not
+    told «Сверка уже идёт» for ten minutes."""
+
+    async def people(db: Database) -> int:
+        await migrate(db)
+        return int((await builders.admin(db, email="anna@romashka.ru"))["project_id"])
+
+    project = run_core(database_url, people)
+
+    async def slow_history(request: Request) -> Response:
+        await asyncio.sleep(5)
+        return JSONResponse([])
+
+    settings = Settings(
+        database_url=database_url,
+        secret_key="e2e",
+        cheap_passwords=True,
+        pbx_timeout=10.0,
+        pbx_allow_private=True,
+    )
+    monkeypatch.setattr(telephony_views, "RECONCILE_WAIT", 0.2)
+    fake = Starlette(routes=[Route("/crmapi/v1/history/json", slow_history)])
+    with LiveServer(fake) as slow_pbx:
+
+        async def connect(db: Database) -> None:
+            await connection.save(db, project, TOKEN, slow_pbx.url, allow_private=True)
+            await _connected_days_ago(db)
+
+        run_core(database_url, connect)
+        with LiveServer(create_app(settings)) as crm:
+            admin = LiveBrowser(base_url=crm.url, follow_redirects=True, timeout=15)
+            admin.login("anna@romashka.ru")
+            pressed = admin.htmx("POST", "/telephony/megafon/reconcile").text
+            assert "Сверка продолжается в фоне" in pressed
+            assert run_core(database_url, _sync_row, project)["lease_owner"] != ""
+            admin.close()
+    assert run_core(database_url, _sync_row, project)["lease_owner"] == ""
