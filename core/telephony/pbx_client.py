@@ -288,7 +288,8 @@ class PbxClient:
         `cmd=history` CSV), each once. Neither API has an offset, nor says in which order it
         lists: when a page comes back full, the window is narrowed past what it held (from the
         last call's start when the page was oldest first, up to the first call's start when it
-        was newest first), and the calls already read are dropped."""
+        was newest first), and the calls already read are dropped. The calls come oldest
+        first."""
         found = History()
         seen: set[str] = set()
         since, until = start, end
@@ -299,6 +300,9 @@ class PbxClient:
             seen.update(c.uid for c in fresh)
             found.calls += fresh
             if len(page.calls) + page.unreadable < limit:
+                # Oldest first, as they happened, whatever the PBX's order: a missed call and
+                # the callback after it are applied in that order («Пропущенные», the dialog).
+                found.calls.sort(key=lambda c: c.start)
                 return found
             starts = [c.start for c in page.calls]
             if all(a <= b for a, b in itertools.pairwise(starts)):

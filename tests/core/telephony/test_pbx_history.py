@@ -121,9 +121,9 @@ def test_a_byte_order_mark_is_no_part_of_the_first_uid() -> None:
 async def test_a_long_history_is_read_whole_whichever_order_the_pbx_lists_it(
     newest_first: bool,
 ) -> None:
-    """Neither API promises an order: paging by 500 reads 1,234 calls of a day each once,
-    whether the PBX lists the oldest or the newest first (an injected transport; the real HTTP
-    path to our simulator is in tests/web/test_reconciliation.py)."""
+    """Neither API promises an order: paging by 500 reads 1,234 calls of a day each once, and
+    gives them oldest first, whether the PBX lists the oldest or the newest first (an injected
+    transport; the real HTTP path to our simulator is in tests/web/test_reconciliation.py)."""
     day = datetime(2026, 4, 5, tzinfo=UTC)
     records: list[dict[str, str | int]] = [
         {
@@ -150,4 +150,6 @@ async def test_a_long_history_is_read_whole_whichever_order_the_pbx_lists_it(
     pbx = PbxClient(http, "https://vats123456.megapbx.ru", "secret")
     history = await pbx.history(day, day + timedelta(days=1))
     assert sorted(c.uid for c in history.calls) == sorted(str(r["uid"]) for r in records)
+    starts = [c.start for c in history.calls]
+    assert starts == sorted(starts)  # applied as they happened: a callback after its miss
     assert history.unreadable == 0 and len(asked) == 3
