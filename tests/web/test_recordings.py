@@ -206,6 +206,17 @@ def test_recordings_are_downloaded_served_with_range_retried_and_expired(crm: Cr
     assert tone_wav()[:100] not in signed_out.content
     missing = manager.get(f"/recordings/{too_large['call_id']}")
     assert missing.status_code == 404
+    # A stored copy this host cannot find (RECORDINGS_DIR not the shared folder): the player
+    # is sent to the PBX's link, as while the copy was on its way, rather than left silent.
+    keyed = crm.recording("keyed")
+    hidden = crm.store / (keyed["path"] + ".away")
+    (crm.store / keyed["path"]).rename(hidden)
+    try:
+        elsewhere = manager.get(f"/recordings/{keyed['call_id']}", follow_redirects=False)
+    finally:
+        hidden.rename(crm.store / keyed["path"])
+    assert elsewhere.status_code == 307
+    assert elsewhere.headers["location"] == keyed["source_url"]
 
     # «Телефония»: the space used, what waits or failed, and how long they are kept.
     admin = crm.browser("anna@romashka.ru")
