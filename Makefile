@@ -23,5 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Two workers (the machines have two cores), a test file's tests on one worker; each worker has
+# its own SQLite files and its own PostgreSQL database (tests/support/databases.py).
 test: lint chromium
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile $(ARGS)
