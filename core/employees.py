@@ -95,12 +95,13 @@ def clean_pbx_user(raw: str) -> str:
         raise ValidationError.single(
             "pbx_user", _("Укажите логин, внутренний номер или прямой номер сотрудника в АТС.")
         )
-    if _EXTENSION.match(value):
-        return value
-    if phones.looks_like_phone(value):
-        return phones.parse(value, field="pbx_user")
-    if _PBX_LOGIN.match(value.lower()):
-        return value.lower()
+    if len(value) <= 200:  # the column's length (PostgreSQL refuses more); no login is longer
+        if _EXTENSION.match(value):
+            return value
+        if phones.looks_like_phone(value):
+            return phones.parse(value, field="pbx_user")
+        if _PBX_LOGIN.match(value.lower()):
+            return value.lower()
     raise ValidationError.single(
         "pbx_user",
         _(

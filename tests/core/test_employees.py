@@ -70,7 +70,7 @@ async def test_pbx_user_may_be_a_login_an_extension_or_a_direct_number(db, typed
 
 async def test_calls_via_megafon_api_require_a_valid_pbx_user(db):
     admin = await builders.admin(db)
-    for bad in ["", "кто-то там", "a b c"]:
+    for bad in ["", "кто-то там", "a b c", "x" * 201]:  # the column holds 200
         with pytest.raises(ValidationError) as error:
             await builders.manager(
                 db, admin["project_id"], call_method=employees.CallMethod.MEGAFON, pbx_user=bad
