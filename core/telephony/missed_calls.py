@@ -167,6 +167,15 @@ async def follow(
         await callback_started(db, project_id, client_id)
 
 
+async def answered_later(
+    db: Database, project_id: int, hook: Webhook, call: Call, client_id: int, now: datetime
+) -> None:
+    """A call first told unanswered was answered after all (a later history of a group call,
+    `notifications._answered_later`): the client's open item closes as after any answered call."""
+    await db.lock(f"missed:{project_id}:{client_id}")
+    await _reached(db, project_id, hook, call, client_id, now)
+
+
 def _started(hook: Webhook, call: Call, now: datetime) -> datetime:
     return hook.start or call["incoming_at"] or call["created_at"] or now
 

@@ -106,6 +106,8 @@ async def apply(
             text = event_text(hook.event_type) if hook.event_type in DIALOG_EVENTS else None
     elif hook.cmd == Command.HISTORY and final:
         values.update(_blanks(hook, call))
+        answered_later = _answered_later(hook, call)
+        values.update(answered_later)
         if not any(v is not None for k, v in values.items() if k != "updated_at"):
             return False  # nothing new: a repeat
         call_variables = await _late_variables(db, client_id, hook, values)
@@ -162,6 +164,8 @@ async def apply(
         )
     # After the call's own message: «megafon_call_status Missed», then «megafon_missed_opened».
     await missed_calls.follow(db, project_id, hook, call, client_id, now)
+    if hook.cmd == Command.HISTORY and final and answered_later:
+        await missed_calls.answered_later(db, project_id, hook, call, client_id, now)
     return True
 
 
@@ -227,6 +231,22 @@ def _blanks(hook: Webhook, call: Call) -> dict[str, Any]:
     if hook.rating is not None and call["rating"] is None:
         values["rating"] = hook.rating
     return values
+
+
+def _answered_later(hook: Webhook, call: Call) -> dict[str, Any]:
+    """A later history that says an employee answered the call the first one called
+    unanswered: a group call rings several employees, and the PBX may send a history for each
+    (PROTOCOL.md §6.1: a second history must not lose an answered outcome). The call becomes
+    answered, by that employee; its dialog keeps the one status message it had (a bot reacted
+    to it already), and the client leaves «Пропущенные» as after any answered call. A later
+    `Success` that names no employee (`pbx`: voicemail) changes no outcome."""
+    if (
+        hook.status != CallStatus.SUCCESS
+        or call["status"] == CallStatus.SUCCESS.value
+        or not hook.user
+    ):
+        return {}
+    return {"status": CallStatus.SUCCESS.value, "status_raw": "", "pbx_user": hook.user[:200]}
 
 
 _LATE = {

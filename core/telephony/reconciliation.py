@@ -45,7 +45,7 @@ from core.tables import calls, pbx_connections, pbx_sync, pbx_users, webhook_del
 from core.telephony import connection, inbox
 from core.telephony.pbx_client import PbxError
 from core.telephony.pbx_history import HistoryCall
-from core.telephony.protocol import InvalidWebhook, parse, pbx_login
+from core.telephony.protocol import STATUSES, CallStatus, InvalidWebhook, parse, pbx_login, person
 
 log = logging.getLogger("crm.reconciliation")
 
@@ -148,17 +148,28 @@ async def _complete_callids(db: Database, project_id: int, found: list[HistoryCa
     complete: set[str] = set()
     # Only a web address becomes the call's link (`protocol.parse`): any other is no lack.
     wants_link = {c.uid for c in found if c.record.startswith(("https://", "http://"))}
+    # A call the CRM has as unanswered that the history says was answered (a group call's
+    # other history, naming the employee who answered) is not complete: the webhook path
+    # makes it answered.
+    answered = {
+        c.uid
+        for c in found
+        if STATUSES.get(c.status.lower()) == CallStatus.SUCCESS and person(c.user)
+    }
     uids = [c.uid for c in found]
     for start in range(0, len(uids), KNOWN_BATCH):
         rows = await db.fetch_all(
-            sa.select(calls.c.callid, calls.c.record_link).where(
+            sa.select(calls.c.callid, calls.c.record_link, calls.c.status).where(
                 calls.c.project_id == project_id,
                 calls.c.callid.in_(uids[start : start + KNOWN_BATCH]),
                 calls.c.status != "",
             )
         )
         complete.update(
-            row["callid"] for row in rows if row["record_link"] or row["callid"] not in wants_link
+            row["callid"]
+            for row in rows
+            if (row["record_link"] or row["callid"] not in wants_link)
+            and (row["status"] == CallStatus.SUCCESS.value or row["callid"] not in answered)
         )
     return complete
 

@@ -342,6 +342,33 @@ def test_the_first_history_decides_a_later_one_only_fills_blanks(pbx):
     assert "megafon_record_link" not in pbx.variables_of("79031234567")
 
 
+def test_a_later_history_naming_who_answered_makes_a_missed_call_answered(pbx, browser):
+    """A group call: the PBX's first history says nobody took it, a second one names the
+    employee who did (PROTOCOL.md §6.1: an answered outcome is never lost). The call becomes
+    answered by that employee and the client leaves «Пропущенные»; the dialog keeps its one
+    status message, a bot reacted to it already."""
+    group = {**samples.W10, "user": "g_5b1c@vats1.megapbx.ru"}
+    assert pbx.post(group).status_code == 200
+    assert len(browser.run(_open_missed, pbx.project_id)) == 1
+    answered = {
+        **samples.W10,
+        "status": "Success",
+        "user": " ivanov@vats1.megapbx.ru ",
+        "duration": "42",
+    }
+    assert pbx.post(answered).status_code == 200
+    call = pbx.call(samples.W10["callid"])
+    assert (call["status"], call["pbx_user"], call["duration"]) == ("Success", "ivanov", 42)
+    assert browser.run(_open_missed, pbx.project_id) == []
+    assert pbx.dialog_of("79031234567") == [
+        "megafon_call_status Missed",
+        "megafon_missed_opened",
+        "megafon_missed_closed inbound",
+    ]
+    assert pbx.post(answered).status_code == 200  # told again: a repeat
+    assert _results(browser, pbx.project_id)[-1] == "duplicate"
+
+
 @pytest.mark.parametrize(
     ("fields", "status", "direction", "messages"),
     [

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from core.db import Database
 from core.tables import calls, pbx_connections, webhook_deliveries
-from core.telephony import connection, pbx_directory, reconciliation
+from core.telephony import connection, inbox, pbx_directory, reconciliation
 from core.telephony.calls import employee_names
 from core.telephony.pbx_client import PbxUser
 from tests.support import builders
@@ -82,3 +82,27 @@ async def test_a_restored_call_names_the_employee_set_up_by_extension(db: Databa
     restored = await db.fetch_all(sa.select(calls.c.pbx_user, calls.c.ext))
     assert {(c["pbx_user"], c["ext"]) for c in restored} == {("ivanov", "701")}
     assert (await employee_names(db, project))["701"] == "Иван Петров"
+
+
+async def group_history(request: Request) -> JSONResponse:
+    return JSONResponse([_call("group", "79161234569", 15)])
+
+
+async def test_a_call_the_crm_has_as_missed_is_answered_when_the_history_names_who_took_it(
+    db: Database,
+) -> None:
+    """The group's history reached the CRM (nobody answered); the one naming the employee who
+    took the call did not. Reconciliation reads it and the call becomes answered, once."""
+    project = (await builders.admin(db))["project_id"]
+    missed = {"cmd": "history", "type": "in", "status": "missed", "callid": "group"}
+    await inbox.receive(db, project, {**missed, "phone": "79161234569", "user": "g_sales"})
+    fake = Starlette(routes=[Route("/crmapi/v1/history/json", group_history)])
+    with LiveServer(fake) as pbx:
+        await connection.save(db, project, "pbx-secret-token-1234", pbx.url, allow_private=True)
+        async with httpx.AsyncClient(timeout=5) as http:
+            run = await reconciliation.reconcile(db, http, project)
+            again = await reconciliation.reconcile(db, http, project)
+    assert run is not None and run.calls_restored == 1
+    assert again is not None and again.calls_restored == 0  # answered now: nothing lacks
+    call = await db.fetch_one(sa.select(calls.c.status, calls.c.pbx_user))
+    assert call is not None and (call["status"], call["pbx_user"]) == ("Success", "ivanov")
