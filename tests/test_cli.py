@@ -221,6 +221,13 @@ def test_demo_calls_played_while_the_crm_is_stopped_appear_when_it_starts_again(
             assert journal.count("из истории АТС") == 1
             calls = text_of(client.get("/calls", params={"q": "79161110099"}))
             assert "+7 916 111-00-99" in calls
+        simulator.terminate()  # while the CRM still holds connections to it: TIME_WAIT
+        simulator.wait(10)
+        stop(process)
+        # That simulator gone (its port in TIME_WAIT), the demo runs its own again.
+        process, url = start_server(demo, tmp_path, {**env})
+        assert "Симулятор АТС МегаФон:" in output_until(process, "Симулятор АТС")
+        assert httpx.get(pbx_url + "/").status_code == 200
     finally:
         if process is not None:
             stop(process)

@@ -110,13 +110,12 @@ def _start_demo_pbx(settings: Settings, host: str, port: int, pbx_port: int) -> 
 
 
 def _port_taken(port: int) -> bool:
-    """Whether something (a simulator run on its own) already listens on 127.0.0.1:`port`."""
+    """Whether something (a simulator run on its own) already listens on 127.0.0.1:`port`:
+    asked by connecting, since a port a stopped simulator left in TIME_WAIT cannot be bound
+    without SO_REUSEADDR, yet is free for uvicorn, which sets it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _owner_only(directory: Path) -> None:
