@@ -75,3 +75,10 @@ def test_reconcile_button_restores_a_call_the_crm_never_heard_of(new_page, live,
         expect(line).to_have_count(1)
         expect(line.locator(".restored-mark")).to_have_text("восстановлено из истории АТС")
         screenshot(page, "dialog-restored-call", tmp_path)
+
+        # The newcomer watches the simulator too: at phone width its page fits (long callids
+        # and keys wrap), and it says in words why the CRM did not take the webhooks.
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(pbx.url + "/")
+        expect(page.locator("body")).to_contain_text("CRM недоступна: не удалось подключиться")
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
