@@ -152,16 +152,24 @@ async def remember_api(db: Database, project_id: int, pbx: PbxClient, before: Ap
         )
 
 
-async def check(db: Database, http: httpx.AsyncClient, project_id: int) -> list[PbxUser]:
-    """«Проверить подключение»: ask the PBX for its employees; the outcome is kept for the page."""
+async def read_users(db: Database, http: httpx.AsyncClient, project_id: int) -> list[PbxUser]:
+    """The PBX's employees, asked now; the API that answered is kept for the next request."""
     pbx = await client(db, http, project_id)
     before = pbx.api
+    users = await pbx.users()
+    await remember_api(db, project_id, pbx, before)
+    return users
+
+
+async def check(db: Database, http: httpx.AsyncClient, project_id: int) -> list[PbxUser]:
+    """«Проверить подключение»: ask the PBX for its employees; the outcome is kept for the page."""
     try:
-        users = await pbx.users()
+        users = await read_users(db, http, project_id)
+    except PbxNotConnected:
+        raise
     except PbxError as e:
         await _checked(db, project_id, e.message)
         raise
-    await remember_api(db, project_id, pbx, before)
     await _checked(db, project_id, "")
     return users
 

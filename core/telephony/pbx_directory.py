@@ -159,14 +159,13 @@ async def failed(db: Database, project_id: int, reason: str) -> None:
 async def refresh(db: Database, http: httpx.AsyncClient, project_id: int) -> Directory:
     """Read the PBX's employees now and keep them; a failure is kept as the list's error
     (and raised: `PbxNotConnected` when MegaFon is not connected)."""
-    pbx = await connection.client(db, http, project_id)
-    before = pbx.api
     try:
-        listed = await pbx.users()
+        listed = await connection.read_users(db, http, project_id)
+    except PbxNotConnected:
+        raise
     except PbxError as e:
         await failed(db, project_id, e.message)
         raise
-    await connection.remember_api(db, project_id, pbx, before)
     await store(db, project_id, listed)
     return await read(db, project_id)
 

@@ -26,13 +26,19 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    settings = Settings(
+def live_settings(tmp_path: Path) -> Settings:
+    """The live CRM's settings; a test module overrides this fixture to change some."""
+    return Settings(
         database_url=f"sqlite:///{tmp_path}/crm.sqlite3",
         secret_key="browser",
         cheap_passwords=True,
         pbx_allow_private=True,
     )
+
+
+@pytest.fixture
+def live(live_settings: Settings) -> Iterator[LiveServer]:
+    settings = live_settings
     with LiveServer(create_app(settings)) as server:
         server.database_url = settings.database_url
         yield server

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from tests.support import builders
 from tests.support.databases import run_core
 from tests.support.megafon import post_webhook as webhook
 from tests.support.servers import LiveServer
-from web.app import create_app
 from web.config import Settings
 from web.pbx_simulator import SimulatorConfig, create_simulator
 
@@ -38,26 +38,21 @@ SEEK = """async (selector) => {
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    """The CRM keeping recordings in `tmp_path`, beside our PBX simulator (`live.sim`)."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/crm.sqlite3",
-        secret_key="browser",
-        cheap_passwords=True,
-        pbx_allow_private=True,
-        recordings_dir=tmp_path / "recordings",
-        recording_poll=0.1,
-    )
-    with (
-        LiveServer(create_app(settings)) as server,
-        LiveServer(create_simulator(SimulatorConfig(api_key="sim-token"))) as sim,
-    ):
-        server.database_url = settings.database_url  # type: ignore[attr-defined]
-        server.sim = sim  # type: ignore[attr-defined]
+def live_settings(live_settings: Settings, tmp_path: Path) -> Settings:
+    """The CRM keeping recordings in `tmp_path`."""
+    return replace(live_settings, recordings_dir=tmp_path / "recordings", recording_poll=0.1)
+
+
+@pytest.fixture
+def sim() -> Iterator[LiveServer]:
+    """Our PBX simulator, serving the recording."""
+    with LiveServer(create_simulator(SimulatorConfig(api_key="sim-token"))) as server:
         yield server
 
 
-def test_the_card_plays_and_seeks_the_crms_own_copy(new_page: Any, live: Any) -> None:
+def test_the_card_plays_and_seeks_the_crms_own_copy(
+    new_page: Any, live: Any, sim: LiveServer
+) -> None:
     with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's loop
         ids = pool.submit(run_core, live.database_url, builders.call_center).result(timeout=60)
     page = new_page()
@@ -79,7 +74,7 @@ def test_the_card_plays_and_seeks_the_crms_own_copy(new_page: Any, live: Any) ->
         type="in",
         status="Success",
         duration="2",
-        link=f"{live.sim.url}/records/rec-1.wav",
+        link=f"{sim.url}/records/rec-1.wav",
     )
     audio = page.locator("#messages li.call-item audio")
     expect(audio).to_have_attribute("src", re.compile(r"^/recordings/\d+$"))
