@@ -26,7 +26,7 @@ from core.tables import (
     pbx_sync,
     webhook_deliveries,
 )
-from core.telephony import connection, reconciliation
+from core.telephony import connection, inbox, reconciliation
 from tests.support import builders
 from tests.support.crm_and_pbx import TOKEN, eventually
 from tests.support.crm_and_pbx import pair as pair  # the fixture: the CRM and the PBX
@@ -182,6 +182,8 @@ def test_calls_played_while_the_crm_was_down_appear_once_marked_when_it_starts(
                 "crm_token": ids["key"],
             }
             assert httpx.post(crm.url + "/megafon_webhook", data=late).status_code == 200
+            entries, _ = run_core(database_url, inbox.journal, project)
+            assert (entries[0]["origin"], entries[0]["result"]) == ("", "duplicate")
             # A call the CRM got live is not restored again by the next reconciliation.
             httpx.post(sim.url + "/simulator/scenario", data={"scenario": "answered"})
             eventually(lambda: len(run_core(database_url, _status_messages, project)) == 4)
