@@ -17,12 +17,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
 from starlette.routing import Match, Mount, Router
-from starlette.types import Scope
+from starlette.types import Message, Scope, Send
 
 from core import events, sessions, setup_code
 from core.bots import BotRunner
 from core.db import Database
+from core.i18n import gettext as _
 from core.live import Hub, make_bus
 from core.migrations import migrate
 from core.passwords import Passwords
@@ -184,6 +186,7 @@ def _browser_middleware(settings: Settings) -> list[Middleware]:
         ),
         Middleware(
             asgi_csrf,
+            send_csrf_failed=_csrf_failed,
             signing_secret=settings.secret_key,
             always_protect={pages.url_path_for("login"), pages.url_path_for("setup")},
             cookie_secure=settings.https_only_cookies,
@@ -275,3 +278,17 @@ def from_environ() -> Starlette:
     settings = Settings.from_environ()
     logging.config.dictConfig(logs.config(settings.log_level))
     return create_app(settings)
+
+
+async def _csrf_failed(scope: Scope, send: Send, reason: object) -> None:
+    """A form whose CSRF token does not match its cookie (a page kept open across a cookie
+    change, a request forged elsewhere): a page in the user's words, not asgi-csrf's English
+    text. The reason stays in the log."""
+    log.info("CSRF check failed: %s", reason)
+    request = Request(scope)
+    message = _("Страница устарела. Обновите её и повторите действие.")
+    await page_answer(request, 403, message)(scope, _nothing_to_receive, send)
+
+
+async def _nothing_to_receive() -> Message:
+    return {"type": "http.disconnect"}

@@ -133,6 +133,8 @@ def test_forms_without_the_csrf_token_are_refused(browser):
     browser.login("anna@romashka.ru")
     response = browser.post("/settings/api-key", data={})
     assert response.status_code == 403
+    assert "Страница устарела. Обновите её и повторите действие." in text_of(response)
+    assert "did not match" not in response.text  # asgi-csrf's own English words
     from core import projects
 
     assert (browser.run(projects.get_project, admin["project_id"]))["api_key"] is None
