@@ -19,7 +19,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -159,22 +159,21 @@ async def failed(db: Database, project_id: int, reason: str) -> None:
 async def refresh(db: Database, http: httpx.AsyncClient, project_id: int) -> Directory:
     """Read the PBX's employees now and keep them; a failure is kept as the list's error
     (and raised: `PbxNotConnected` when MegaFon is not connected)."""
-    try:
-        listed = await connection.read_users(db, http, project_id)
-    except PbxNotConnected:
-        raise
-    except PbxError as e:
-        await failed(db, project_id, e.message)
-        raise
-    await store(db, project_id, listed)
+    await _keep(db, project_id, connection.read_users(db, http, project_id))
     return await read(db, project_id)
 
 
 async def check_connection(db: Database, http: httpx.AsyncClient, project_id: int) -> list[PbxUser]:
     """«Проверить подключение» on «Телефония» (`connection.check`): the employees the PBX gave
     become the list too."""
+    return await _keep(db, project_id, connection.check(db, http, project_id))
+
+
+async def _keep(db: Database, project_id: int, reading: Awaitable[list[PbxUser]]) -> list[PbxUser]:
+    """The employees `reading` gets from the PBX become the list; its failure (but MegaFon not
+    being connected) becomes the list's error, and is raised."""
     try:
-        listed = await connection.check(db, http, project_id)
+        listed = await reading
     except PbxNotConnected:
         raise
     except PbxError as e:
