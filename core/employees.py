@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -262,6 +263,37 @@ async def update_employee(
         if data.password or values["role"] != current["role"]:
             # A reset password or another role: whoever holds a session signs in anew.
             await sessions.end_all(db, project_id, user_id)
+
+
+async def call_through_megafon(
+    db: Database,
+    project_id: int,
+    logins: Mapping[int, str],
+    *,
+    who: audit.Actor | None = None,
+) -> int:
+    """The employees `logins` names (by id) call through MegaFon with those PBX logins
+    («Сопоставить с АТС»); each change is journaled as an edit of the employee is. How many
+    employees changed."""
+    changed = 0
+    async with db.transaction():
+        for current in await list_employees(db, project_id):
+            login = logins.get(current["id"])
+            if login is None or (current["call_method"], current["pbx_user"]) == (
+                CallMethod.MEGAFON,
+                login,
+            ):
+                continue
+            values = {**current, "call_method": CallMethod.MEGAFON.value, "pbx_user": login}
+            if who is not None:
+                await _journal_changes(db, who, current, values, password_reset=False)
+            await db.execute(
+                users.update()
+                .where(users.c.id == current["id"])
+                .values(call_method=values["call_method"], pbx_user=login)
+            )
+            changed += 1
+    return changed
 
 
 async def _journal_changes(

@@ -29,11 +29,11 @@ import sqlalchemy as sa
 
 from core import audit, clock, phones
 from core.db import Database
-from core.employees import CallMethod, Employee, list_employees
+from core.employees import CallMethod, Employee, call_through_megafon, list_employees
 from core.errors import ValidationError
 from core.i18n import gettext as _
 from core.search import normalize_text
-from core.tables import pbx_connections, pbx_user_lists, pbx_users, users
+from core.tables import pbx_connections, pbx_user_lists, pbx_users
 from core.telephony import connection
 from core.telephony.pbx_client import PbxError, PbxNotConnected, PbxUser
 from core.telephony.protocol import pbx_login
@@ -238,10 +238,8 @@ class Refresher:
     async def _refresh(self, project_id: int) -> None:
         try:
             await refresh(self.db, self.http, project_id)
-        except PbxNotConnected:
-            pass
         except PbxError:
-            pass  # kept as the list's error, shown on the page
+            pass  # kept as the list's error, shown on the page (or MegaFon is not connected)
         except Exception:  # the page shows the last list; the log says why no new one came
             log.exception("could not read the PBX's employees of project %s", project_id)
 
@@ -376,7 +374,7 @@ async def assign(
     chosen PBX login (bare, as the PBX wants it back). Every login must be on the PBX's list;
     each change is journaled as an edit in «Сотрудники» is. How many employees changed."""
     directory = await read(db, project_id)
-    logins = {u.login.lower(): u.login for u in directory.users}
+    logins = {u.login.lower() for u in directory.users}
     errors = {
         f"pbx_user_{employee_id}": _("Такого сотрудника нет в списке АТС.")
         for employee_id, login in choices.items()
@@ -384,34 +382,5 @@ async def assign(
     }
     if errors:
         raise ValidationError(errors)
-    changed = 0
-    async with db.transaction():
-        for employee in await list_employees(db, project_id):
-            if employee["id"] not in choices:
-                continue
-            login = logins[choices[employee["id"]].strip().lower()].lower()
-            if (employee["call_method"], employee["pbx_user"]) == (CallMethod.MEGAFON, login):
-                continue
-            await db.execute(
-                users.update()
-                .where(users.c.id == employee["id"], users.c.project_id == project_id)
-                .values(call_method=CallMethod.MEGAFON, pbx_user=login)
-            )
-            changed += 1
-            if who is not None:
-                details = {
-                    "name": employee["name"],
-                    "old": employee["call_method"],
-                    "new": CallMethod.MEGAFON.value,
-                    "old_pbx_user": employee["pbx_user"],
-                    "new_pbx_user": login,
-                }
-                await audit.record(
-                    db,
-                    project_id,
-                    who,
-                    audit.Action.EMPLOYEE_CALL_METHOD_CHANGED,
-                    subject_id=employee["id"],
-                    details=details,
-                )
-    return changed
+    chosen = {employee_id: login.strip().lower() for employee_id, login in choices.items()}
+    return await call_through_megafon(db, project_id, chosen, who=who)
