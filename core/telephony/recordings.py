@@ -43,8 +43,8 @@ from core import clock
 from core.db import Database
 from core.errors import ValidationError
 from core.i18n import gettext as _
-from core.tables import calls, pbx_connections, recording_settings, recordings
-from core.telephony import call_journal
+from core.tables import calls, recording_settings, recordings
+from core.telephony import call_journal, connection
 from core.telephony import calls as call_records
 from core.telephony.public_address import NotPublicAddress
 
@@ -339,7 +339,8 @@ async def _fetch(
     headers: dict[str, str] = {}
     for with_key in (False, True):
         if with_key:
-            key = await _pbx_key(db, recording["project_id"])
+            pbx = await connection.get(db, recording["project_id"])
+            key = pbx["api_token"] if pbx is not None else ""
             if not key:
                 raise _Failure(_("АТС не отдала запись без ключа, а ключ АТС не сохранён"))
             headers = {"X-API-KEY": key}
@@ -432,13 +433,6 @@ def _extension(content_type: str, url: str) -> str:
     if guessed and guessed.lstrip(".") in _KNOWN_EXTENSIONS:
         return guessed.lstrip(".")
     return "mp3"
-
-
-async def _pbx_key(db: Database, project_id: int) -> str:
-    key = await db.fetch_val(
-        sa.select(pbx_connections.c.api_token).where(pbx_connections.c.project_id == project_id)
-    )
-    return str(key or "")
 
 
 # Retention
