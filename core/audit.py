@@ -34,6 +34,7 @@ class Action(StrEnum):
     TELEPHONY_DISCONNECTED = "telephony_disconnected"
     CALL_RULES_CHANGED = "call_rules_changed"  # «Разрешённые направления» and call limits
     MISSED_THRESHOLDS_CHANGED = "missed_thresholds_changed"  # «Пропущенные»: waiting thresholds
+    RECORDINGS_KEPT_CHANGED = "recordings_kept_changed"  # «Хранить записи разговоров, дней»
     EMPLOYEE_CREATED = "employee_created"
     EMPLOYEE_EMAIL_CHANGED = "employee_email_changed"
     EMPLOYEE_ROLE_CHANGED = "employee_role_changed"
@@ -55,6 +56,7 @@ def action_label(action: str) -> str:
         Action.TELEPHONY_DISCONNECTED: _("Телефония отключена"),
         Action.CALL_RULES_CHANGED: _("Изменены разрешённые направления звонков"),
         Action.MISSED_THRESHOLDS_CHANGED: _("Изменены пороги ожидания пропущенных"),
+        Action.RECORDINGS_KEPT_CHANGED: _("Изменён срок хранения записей разговоров"),
         Action.EMPLOYEE_CREATED: _("Добавлен сотрудник"),
         Action.EMPLOYEE_EMAIL_CHANGED: _("Изменён email сотрудника"),
         Action.EMPLOYEE_ROLE_CHANGED: _("Изменена роль сотрудника"),

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 
-from core import clock
+from core import audit, clock
 from core.db import Database
 from core.errors import ValidationError
 from core.i18n import gettext as _
@@ -465,10 +465,27 @@ def parse_keep_days(text: str) -> int | None:
     return int(text)
 
 
-async def set_keep_days(db: Database, project_id: int, text: str, now: datetime) -> int | None:
-    """Save the admin's choice (validated); the number of days, or None for ever."""
+async def set_keep_days(
+    db: Database,
+    project_id: int,
+    text: str,
+    now: datetime,
+    *,
+    who: audit.Actor | None = None,
+) -> int | None:
+    """Save the admin's choice (validated); the number of days, or None for ever. A change
+    goes into «Журнал действий»: a shorter period deletes audio."""
     days = parse_keep_days(text)
     async with db.transaction():
+        old = await keep_days(db, project_id)
+        if who is not None and old != days:
+            await audit.record(
+                db,
+                project_id,
+                who,
+                audit.Action.RECORDINGS_KEPT_CHANGED,
+                details={"old": old, "new": days},
+            )
         if days is None:
             await db.execute(
                 recording_settings.delete().where(recording_settings.c.project_id == project_id)

@@ -24,7 +24,7 @@ from tests.support import builders
 from tests.support.crm_and_pbx import TOKEN
 from tests.support.databases import run_core
 from tests.support.megafon import post_webhook
-from tests.support.pages import fragment, page
+from tests.support.pages import fragment, page, text_of
 from tests.support.servers import LiveBrowser, LiveServer, Stream
 from web.app import create_app
 from web.config import Settings
@@ -235,6 +235,8 @@ def test_recordings_are_downloaded_served_with_range_retried_and_expired(crm: Cr
     saved = admin.submit("/telephony/megafon/recordings", {"keep_days": "30"})
     assert saved.status_code == 303
     assert run_core(crm.url, kept.keep_days, crm.ids["project"]) == 30
+    journal = text_of(admin.get("/audit"))  # a shorter period deletes audio: it is journaled
+    assert "Срок хранения записей разговоров: всегда → 30 дн." in journal
 
     # Thirty-one days later the audio is gone; the call and its dialog stay.
     later = clock.now() + timedelta(days=31)

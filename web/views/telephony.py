@@ -95,7 +95,11 @@ async def keep_recordings(request: Request) -> Response:
     form = await request.form()
     try:
         await recordings.set_keep_days(
-            request.state.db, request.state.user["project_id"], text(form, "keep_days"), clock.now()
+            request.state.db,
+            request.state.user["project_id"],
+            text(form, "keep_days"),
+            clock.now(),
+            who=actor(request),
         )
     except ValidationError as e:
         return await _megafon_page(
