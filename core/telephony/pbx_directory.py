@@ -145,14 +145,11 @@ async def failed(db: Database, project_id: int, reason: str) -> None:
     """The PBX did not give its list: the last one stays, with the reason beside it."""
     async with db.transaction():
         await db.lock(f"pbx_users:{project_id}")
-        state = await db.fetch_one(
-            pbx_user_lists.select().where(pbx_user_lists.c.project_id == project_id)
-        )
-        fetched_at = state["fetched_at"] if state else None
-        await db.upsert(
-            pbx_user_lists,
-            {"project_id": project_id, "fetched_at": fetched_at, "error": reason},
-            keys=("project_id",),
+        await db.insert_ignore(pbx_user_lists, {"project_id": project_id}, keys=("project_id",))
+        await db.execute(
+            pbx_user_lists.update()
+            .where(pbx_user_lists.c.project_id == project_id)
+            .values(error=reason)
         )
 
 
